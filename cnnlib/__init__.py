@@ -1,0 +1,20 @@
+"""cnnlib: backpropagation in convolutional networks, written to be read.
+
+Modules (one per idea): signal (2-D correlation/convolution), layers, losses, model (Sequential), optim (SGD),
+gradcheck, data (MNIST), train (fit/evaluate), widgets and exercises (for the notebooks).
+"""
+
+from .gradcheck import check_layer, numerical_gradient, rel_error
+from .layers import AvgPool2D, Conv2D, Dense, Flatten, Layer, MaxPool2D, ReLU, Sigmoid, Tanh
+from .losses import MeanSquaredError, SoftmaxCrossEntropy
+from .model import Sequential
+from .optim import SGD
+from .signal import convolve2d, correlate2d, rot180
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AvgPool2D", "Conv2D", "Dense", "Flatten", "Layer", "MaxPool2D", "ReLU", "Sigmoid", "Tanh",
+    "MeanSquaredError", "SoftmaxCrossEntropy", "Sequential", "SGD",
+    "check_layer", "numerical_gradient", "rel_error", "convolve2d", "correlate2d", "rot180",
+]

@@ -1,0 +1,3 @@
+"""Exercise checkers for the notebooks: each ``check_*`` runs your function and explains what went wrong."""
+
+from ._core import CheckResult, Mistake, check_function  # noqa: F401

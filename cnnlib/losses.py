@@ -1,0 +1,115 @@
+"""Losses: a scalar cost C from the network's output, and ∂C/∂output for backward.
+
+Both losses average over the batch, so their gradients carry a factor 1/N (notebook 07).
+"""
+
+import numpy as np
+
+__all__ = ["SoftmaxCrossEntropy", "MeanSquaredError", "softmax", "log_softmax"]
+
+
+def log_softmax(logits):
+    """log p_k = z_k - logsumexp(z), computed after subtracting the row max so nothing overflows.
+
+    logits: (N, K) -> (N, K)
+    """
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+
+def softmax(logits):
+    """p_k = e^{z_k} / Σ_j e^{z_j}, the stable way (log-sum-exp trick). logits: (N, K) -> (N, K)."""
+    return np.exp(log_softmax(np.asarray(logits, dtype=np.result_type(logits, np.float32))))
+
+
+class SoftmaxCrossEntropy:
+    """Softmax followed by cross-entropy, fused so that the gradient collapses to (ŷ - y) / N.
+
+    forward(logits (N, K), labels (N,) int) -> C = -(1/N) Σ_n log softmax(logits)[n, labels[n]]
+    backward() -> ∂C/∂logits = (softmax(logits) - onehot(labels)) / N, shape (N, K)
+    """
+
+    def __init__(self):
+        self.cache = None
+
+    def __call__(self, logits, labels):
+        return self.forward(logits, labels)
+
+    def forward(self, logits, labels):
+        logits = np.asarray(logits)
+        if not np.issubdtype(logits.dtype, np.floating):
+            logits = logits.astype(np.float64)
+        if logits.ndim != 2:
+            raise ValueError(f"SoftmaxCrossEntropy expected logits of shape (N, K), got {logits.shape}")
+        N, K = logits.shape
+        if N == 0:
+            raise ValueError(f"SoftmaxCrossEntropy got an empty batch: logits have shape {logits.shape}")
+        if np.isnan(logits).any():
+            bad = np.argwhere(np.isnan(logits))[0]
+            raise ValueError(f"SoftmaxCrossEntropy got NaN logits (first at row {bad[0]}, column {bad[1]}); "
+                             "the network diverged: try a lower learning rate")
+        labels = _check_labels(labels, N, K)
+        log_p = log_softmax(logits)
+        self.cache = {"p": np.exp(log_p), "labels": labels}
+        return float(-log_p[np.arange(N), labels].mean())
+
+    @property
+    def probs(self):
+        """The softmax probabilities of the last forward, (N, K)."""
+        return self._cached()["p"]
+
+    def _cached(self):
+        if self.cache is None:
+            raise RuntimeError("SoftmaxCrossEntropy.backward called before forward: run forward(logits, labels) first")
+        return self.cache
+
+    def backward(self):
+        """-> ∂C/∂logits = (p - onehot) / N, shape (N, K)."""
+        cache = self._cached()
+        p, labels = cache["p"], cache["labels"]
+        dlogits = p.copy()
+        dlogits[np.arange(len(labels)), labels] -= 1
+        return dlogits / len(labels)
+
+
+def _check_labels(labels, N, K):
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or labels.shape[0] != N:
+        raise ValueError(f"SoftmaxCrossEntropy expected labels of shape ({N},) to match the logits, got {labels.shape}")
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise TypeError(f"SoftmaxCrossEntropy expected integer class labels, got dtype {labels.dtype}")
+    if labels.min() < 0 or labels.max() >= K:
+        raise ValueError(f"SoftmaxCrossEntropy expected labels in 0..{K - 1} for {K} classes, "
+                         f"got values from {labels.min()} to {labels.max()}")
+    return labels.astype(np.int64, copy=False)
+
+
+class MeanSquaredError:
+    """Quadratic cost, as in the MLP notebook: C = (1/2N) Σ_n ||a[n] - y[n]||².
+
+    forward(a (N, ...), y same shape) -> float;  backward() -> ∂C/∂a = (a - y) / N.
+    (PyTorch's MSELoss averages over every element and has no 1/2; this one is the textbook form.)
+    """
+
+    def __init__(self):
+        self.cache = None
+
+    def __call__(self, a, y):
+        return self.forward(a, y)
+
+    def forward(self, a, y):
+        a, y = np.asarray(a, dtype=np.result_type(a, np.float64)), np.asarray(y, dtype=np.result_type(y, np.float64))
+        if a.shape != y.shape:
+            raise ValueError(f"MeanSquaredError expected targets of the same shape as the predictions {a.shape}, got {y.shape}")
+        if a.ndim == 0 or a.shape[0] == 0:
+            raise ValueError(f"MeanSquaredError expected a non-empty batch (N, ...), got shape {a.shape}")
+        if np.isnan(a).any():
+            raise ValueError("MeanSquaredError got NaN predictions; the network diverged: try a lower learning rate")
+        diff = a - y
+        self.cache = diff
+        return float(0.5 * np.sum(diff * diff) / a.shape[0])
+
+    def backward(self):
+        if self.cache is None:
+            raise RuntimeError("MeanSquaredError.backward called before forward: run forward(a, y) first")
+        return self.cache / self.cache.shape[0]

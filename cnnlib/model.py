@@ -1,0 +1,89 @@
+"""Sequential: layers applied in order; backward runs them in reverse (the chain rule, one layer at a time)."""
+
+import os
+
+import numpy as np
+
+from .layers import Layer
+
+__all__ = ["Sequential"]
+
+
+class Sequential:
+    """A stack of layers. forward(x) feeds each layer's output to the next; backward(dout) walks back.
+
+    Parameter names are "<index>.<key>", e.g. "0.W" for the weights of the first layer, as in PyTorch.
+    """
+
+    def __init__(self, *layers):
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Layer):
+                raise TypeError(f"Sequential expected Layer objects, got {type(layer).__name__} at position {i}")
+        self.layers = list(layers)
+
+    def __repr__(self):
+        inner = "\n".join(f"  ({i}) {layer!r}" for i, layer in enumerate(self.layers))
+        return f"Sequential(\n{inner}\n)"
+
+    def __len__(self):
+        return len(self.layers)
+
+    def __getitem__(self, i):
+        return self.layers[i]
+
+    def __call__(self, x):
+        return self.forward(x)
+
+    def forward(self, x):
+        """x -> the last layer's output."""
+        for layer in self.layers:
+            x = layer.forward(x)
+        return x
+
+    def backward(self, dout):
+        """dout = ∂C/∂(last output) -> ∂C/∂x; fills every layer's grads on the way."""
+        for layer in reversed(self.layers):
+            dout = layer.backward(dout)
+        return dout
+
+    def predict(self, x, batch_size=256):
+        """Class scores for x in batches, without keeping anything for backward. -> (N, K)."""
+        outs = [self.forward(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]
+        return np.concatenate(outs)
+
+    def parameters(self):
+        """Yield (name, param, grad) for every parameter; grad is None before the first backward."""
+        for i, layer in enumerate(self.layers):
+            for key, param in layer.params.items():
+                yield f"{i}.{key}", param, layer.grads.get(key)
+
+    def state_dict(self):
+        """{name: array} of every parameter (the arrays themselves, not copies)."""
+        return {name: p for name, p, _ in self.parameters()}
+
+    def save(self, path):
+        """Write every parameter to an .npz file (plain arrays, no pickle)."""
+        np.savez(path, **self.state_dict())
+
+    def load(self, path):
+        """Read parameters saved by ``save``. Refuses a file whose names or shapes differ, listing them."""
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"Sequential.load: no such file {path}")
+        with np.load(path, allow_pickle=False) as f:
+            stored = {name: f[name] for name in f.files}
+        own = self.state_dict()
+        problems = []
+        missing = sorted(set(own) - set(stored))
+        extra = sorted(set(stored) - set(own))
+        if missing:
+            problems.append(f"missing from the file: {', '.join(missing)}")
+        if extra:
+            problems.append(f"in the file but not in the model: {', '.join(extra)}")
+        for name in sorted(set(own) & set(stored)):
+            if own[name].shape != stored[name].shape:
+                problems.append(f"{name}: the model has shape {own[name].shape}, the file has {stored[name].shape}")
+        if problems:
+            raise ValueError(f"Sequential.load: {path} does not match this model; " + "; ".join(problems))
+        for name, param in own.items():
+            param[...] = stored[name]  # in place, so optimizers holding these arrays stay valid
+        return self
