@@ -291,6 +291,7 @@ def default_cache_dir():
 
 
 def _check_dir_argument(data_dir):
+    """data_dir as a Path; TypeError if it is not a str or os.PathLike."""
     if not isinstance(data_dir, (str, os.PathLike)):
         raise TypeError(f"load_mnist expected data_dir to be a str or path, got {type(data_dir).__name__}")
     return Path(data_dir).expanduser()
@@ -356,6 +357,7 @@ def _md5_uncompressed(path):
 
 
 def _is_present_and_valid(dest, name, md5):
+    """True if dest holds name or name.gz whose uncompressed md5 is ``md5``."""
     for path in (dest / (name + ".gz"), dest / name):
         if path.is_file():
             try:

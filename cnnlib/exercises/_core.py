@@ -84,6 +84,8 @@ def check_function(exercise, learner_fn, reference, cases, mistakes=(), rtol=1e-
             got = _outputs(learner_fn, args)
         except Exception as exc:  # the learner's bug is the message, not a traceback
             return CheckResult(exercise, False, f"case {i + 1} raised {type(exc).__name__}: {exc}", case=i)
+        if any(g is None for g in got):
+            return CheckResult(exercise, False, f"case {i + 1}: your function returned None; fill in the TODO", case=i)
         if len(got) != len(want):
             return CheckResult(exercise, False, f"case {i + 1}: expected {len(want)} output(s), got {len(got)}", case=i)
         if all(_same(g, w, rtol, atol) for g, w in zip(got, want)):
