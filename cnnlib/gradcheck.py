@@ -101,6 +101,7 @@ def _warn_about_kinks(layer, x, h):
     """Walk the layer (or the Sequential's layers) with x and warn about inputs near a kink or a tie."""
     from .layers import MaxPool2D, ReLU
 
+    previous = None
     for sub in getattr(layer, "layers", [layer]):
         if isinstance(sub, ReLU):
             close = np.abs(x) <= 2 * h
@@ -114,8 +115,11 @@ def _warn_about_kinks(layer, x, h):
             top2 = np.sort(windows, axis=-1)[..., -2:]
             gap = top2[..., 1] - top2[..., 0]
             close = gap <= 2 * h
+            if isinstance(previous, ReLU):
+                # ties among ReLU zeros move only if a ReLU input is near 0, which is warned about above
+                close &= top2[..., 1] > 0
             if close.any():
                 warnings.warn(f"check_layer: {int(close.sum())} MaxPool2D window(s) have two maxima within {2 * h:g} "
                               "of each other (a tie); a large numerical-gradient error there is a false alarm",
                               KinkWarning, stacklevel=3)
-        x = sub.forward(x)
+        x, previous = sub.forward(x), sub

@@ -1,0 +1,35 @@
+# One command each: `make lab` (notebooks), `make test` (every test), `make export`, `make bench`.
+# Everything goes into a private virtual environment, .venv, next to this file.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# PyTorch is only a test reference. CPU wheel pinned; set TORCH= to skip it (the torch tests then skip).
+TORCH ?= torch==2.13.0
+
+.PHONY: setup lab test test-fast export bench
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+setup: $(BIN)/python
+	$(BIN)/python -m pip install -e ".[test]"
+
+lab: setup
+	$(BIN)/jupyter lab notebooks/
+
+test: $(BIN)/python
+	$(BIN)/python -m pip install -e ".[test]" $(TORCH)
+	bash .ci/install-browser
+	$(BIN)/python -m pytest
+
+# library tests only: no notebooks, no browser
+test-fast: setup
+	$(BIN)/python -m pytest tests -m "not browser" -p no:nbval
+
+export: setup
+	$(BIN)/python -m cnnlib.export
+
+bench: $(BIN)/python
+	$(BIN)/python -m pip install -e ".[test]" $(TORCH)
+	$(BIN)/python benchmarks/throughput.py
