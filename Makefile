@@ -25,7 +25,7 @@ test: $(BIN)/python
 
 # library tests only: no notebooks, no browser
 test-fast: setup
-	$(BIN)/python -m pytest tests -m "not browser" -p no:nbval
+	$(BIN)/python -m pytest tests -m "not browser" -o addopts="-p no:cacheprovider"
 
 export: setup
 	$(BIN)/python -m cnnlib.export
