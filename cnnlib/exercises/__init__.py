@@ -1,3 +1,4 @@
 """Exercise checkers for the notebooks: each ``check_*`` runs your function and explains what went wrong."""
 
 from ._core import CheckResult, Mistake, check_function  # noqa: F401
+from .stride import check_strided_conv_backward  # noqa: F401

@@ -1,2 +1,3 @@
 """Interactive figures for the notebooks. Each is one call, returns an object whose state tests can read,
 and also draws a static matplotlib figure so the notebook still teaches where no kernel runs (GitHub)."""
+from .stride import stride_padding  # noqa: F401
