@@ -11,15 +11,20 @@ __all__ = ["SoftmaxCrossEntropy", "MeanSquaredError", "softmax", "log_softmax"]
 def log_softmax(logits):
     """log p_k = z_k - logsumexp(z), computed after subtracting the row max so nothing overflows.
 
-    logits: (N, K) -> (N, K)
+    logits: (N, K) -> (N, K), or one vector (K,) -> (K,); the softmax runs along the last axis.
     """
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    logits = np.asarray(logits)
+    if logits.ndim not in (1, 2) or logits.shape[-1] == 0:
+        raise ValueError(f"log_softmax expected logits of shape (N, K) or (K,), got {logits.shape}")
+    if not np.issubdtype(logits.dtype, np.floating):
+        logits = logits.astype(np.float64)
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
 def softmax(logits):
-    """p_k = e^{z_k} / Σ_j e^{z_j}, the stable way (log-sum-exp trick). logits: (N, K) -> (N, K)."""
-    return np.exp(log_softmax(np.asarray(logits, dtype=np.result_type(logits, np.float32))))
+    """p_k = e^{z_k} / Σ_j e^{z_j}, the stable way (log-sum-exp trick). logits: (N, K) or (K,), same shape out."""
+    return np.exp(log_softmax(logits))
 
 
 class SoftmaxCrossEntropy:

@@ -158,3 +158,13 @@ def test_float32_training_step_stays_float32():
     net.backward(loss.backward())
     SGD(net, 0.1, momentum=0.9).step()
     assert all(p.dtype == np.float32 for _, p, _ in net.parameters())
+
+
+def test_softmax_of_one_vector_and_bad_shapes():
+    z = np.array([1.0, 2.0, 3.0])
+    expected = np.exp(z) / np.exp(z).sum()
+    np.testing.assert_allclose(softmax(z), expected, rtol=1e-15)
+    np.testing.assert_allclose(softmax(z[None]), expected[None], rtol=1e-15)
+    np.testing.assert_allclose(softmax(np.array([1, 2, 3])), expected, rtol=1e-15)  # integers are cast
+    with pytest.raises(ValueError, match=r"log_softmax expected logits of shape \(N, K\) or \(K,\), got \(2, 2, 2\)"):
+        softmax(np.zeros((2, 2, 2)))

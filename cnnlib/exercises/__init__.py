@@ -2,3 +2,5 @@
 
 from ._core import CheckResult, Mistake, check_function  # noqa: F401
 from .stride import check_strided_conv_backward  # noqa: F401
+from .pooling import check_avgpool_backward, check_maxpool_backward  # noqa: F401
+from .softmax import check_softmax_ce_backward  # noqa: F401

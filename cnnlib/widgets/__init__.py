@@ -1,3 +1,5 @@
 """Interactive figures for the notebooks. Each is one call, returns an object whose state tests can read,
 and also draws a static matplotlib figure so the notebook still teaches where no kernel runs (GitHub)."""
 from .stride import stride_padding  # noqa: F401
+from .pooling import pooling_routing  # noqa: F401
+from .softmax import softmax_explorer  # noqa: F401

@@ -1,0 +1,134 @@
+"""Checkers for the pooling exercises of notebook 06 (max-pool and average-pool backward).
+
+The learner writes ``fn(x, dout, k, stride)`` for ONE channel: x (H, W), dout (H_out, W_out), a square k x k
+window moved by ``stride``; it returns dx (H, W). The reference is cnnlib's MaxPool2D / AvgPool2D.
+The cases contain exact ties and overlapping windows (stride < k), so every listed mistake shows up.
+"""
+
+import numpy as np
+
+from ..layers import AvgPool2D, MaxPool2D
+from ._core import Mistake, check_function
+
+__all__ = ["check_maxpool_backward", "check_avgpool_backward"]
+
+
+def _layer_backward(layer_cls, x, dout, k, stride):
+    """Run a cnnlib pooling layer on one (H, W) channel and return dx (H, W)."""
+    layer = layer_cls(k, stride)
+    layer.forward(np.asarray(x, dtype=np.float64)[None, None])
+    return layer.backward(np.asarray(dout, dtype=np.float64)[None, None])[0, 0]
+
+
+def _windows(x_shape, k, stride):
+    """Yield (i, j, rows, cols) for every pooling window, in row-major order of the output."""
+    H_out, W_out = (x_shape[0] - k) // stride + 1, (x_shape[1] - k) // stride + 1
+    for i in range(H_out):
+        for j in range(W_out):
+            yield i, j, slice(i * stride, i * stride + k), slice(j * stride, j * stride + k)
+
+
+# ---- the wrong variants each checker recognises -------------------------------------------------------
+def _max_all_ties(x, dout, k, stride):
+    """Seed 001's mask: every entry equal to the window's max gets the full gradient."""
+    dx = np.zeros(x.shape)
+    for i, j, rows, cols in _windows(x.shape, k, stride):
+        window = x[rows, cols]
+        dx[rows, cols] += dout[i, j] * (window == window.max())
+    return dx
+
+
+def _max_overwrite(x, dout, k, stride):
+    """The winner is right, but ``dx[r, s] = dout`` replaces what an earlier overlapping window sent."""
+    dx = np.zeros(x.shape)
+    for i, j, rows, cols in _windows(x.shape, k, stride):
+        r, s = np.unravel_index(np.argmax(x[rows, cols]), (k, k))
+        dx[rows.start + r, cols.start + s] = dout[i, j]
+    return dx
+
+
+def _avg_no_scale(x, dout, k, stride):
+    dx = np.zeros(x.shape)
+    for i, j, rows, cols in _windows(x.shape, k, stride):
+        dx[rows, cols] += dout[i, j]
+    return dx
+
+
+def _avg_overwrite(x, dout, k, stride):
+    dx = np.zeros(x.shape)
+    for i, j, rows, cols in _windows(x.shape, k, stride):
+        dx[rows, cols] = dout[i, j] / (k * k)
+    return dx
+
+
+# ---- cases ---------------------------------------------------------------------------------------------
+def _cases():
+    """Shapes that are not square, windows that do not tile the input, exact ties, and stride < k."""
+    rng = np.random.default_rng(601)
+
+    def dout_for(x, k, stride):
+        H_out, W_out = (x.shape[0] - k) // stride + 1, (x.shape[1] - k) // stride + 1
+        return rng.uniform(0.5, 2.0, size=(H_out, W_out)) * rng.choice([-1.0, 1.0], size=(H_out, W_out))
+
+    # 1. non-overlapping 2x2 windows with exact ties (small integers repeat)
+    x1 = rng.integers(0, 3, size=(4, 6)).astype(np.float64)
+    x1[0:2, 0:2] = [[2.0, 2.0], [1.0, 0.0]]  # make sure at least one window is tied
+    # 2. overlapping 3x3 windows, stride 2, no ties; 5x7 input
+    x2 = rng.standard_normal((5, 7))
+    # 3. overlapping 2x2 windows, stride 1, with one dominant entry that wins four windows
+    x3 = rng.standard_normal((4, 5))
+    x3[1, 2] = 5.0
+    # 4. overlapping windows AND ties, and a last row that no window reaches (floor mode drops it)
+    x4 = rng.integers(0, 2, size=(6, 5)).astype(np.float64)
+    cases = [(x1, 2, 2), (x2, 3, 2), (x3, 2, 1), (x4, 3, 2)]
+    return [(x, dout_for(x, k, s), k, s) for x, k, s in cases]
+
+
+CASES = _cases()
+
+
+def check_maxpool_backward(maxpool_backward):
+    """Check ``maxpool_backward(x, dout, k, stride) -> dx`` for one channel x (H, W).
+
+    Named mistakes: "routes to all ties", "overwrites instead of accumulating".
+    """
+    return check_function(
+        "max-pool backward",
+        maxpool_backward,
+        lambda x, dout, k, stride: _layer_backward(MaxPool2D, x, dout, k, stride),
+        CASES,
+        mistakes=[
+            Mistake("routes to all ties",
+                    "in a window with two equal maxima you sent the full gradient to both. Only one entry may get "
+                    "it (the first maximum in row-major order, like np.argmax and PyTorch); otherwise the window "
+                    "passes back twice the gradient that reached it.",
+                    _max_all_ties),
+            Mistake("overwrites instead of accumulating",
+                    "the windows overlap here (stride < k), and one input wins more than one window. Its gradient "
+                    "is the SUM of what each window sends: use dx[r, s] += dout[i, j], not =.",
+                    _max_overwrite),
+        ],
+    )
+
+
+def check_avgpool_backward(avgpool_backward):
+    """Check ``avgpool_backward(x, dout, k, stride) -> dx`` for one channel x (H, W) (x is used for its shape).
+
+    Named mistakes: "forgot the 1/k²", "overwrites instead of accumulating".
+    """
+    return check_function(
+        "average-pool backward",
+        avgpool_backward,
+        lambda x, dout, k, stride: _layer_backward(AvgPool2D, x, dout, k, stride),
+        CASES,
+        mistakes=[
+            Mistake("forgot the 1/k²",
+                    "each input moves the mean by only 1/k² of its own nudge, so every cell of the window gets "
+                    "dout / k², not dout.",
+                    _avg_no_scale),
+            Mistake("overwrites instead of accumulating",
+                    "the windows overlap here (stride < k), and a cell inside several windows gets a share from "
+                    "each: use dx[rows, cols] += ..., not =.",
+                    _avg_overwrite),
+        ],
+    )
