@@ -15,7 +15,7 @@ equations in the notebooks. They fill the same cache and the same grads, and tes
 """
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
 from .signal import _four, _pair
 
@@ -49,6 +49,9 @@ class Layer:
     @property
     def name(self):
         return type(self).__name__
+
+    def __repr__(self):
+        return f"{self.name}()"
 
     def forward(self, x):
         raise NotImplementedError
@@ -191,13 +194,15 @@ class Conv2D(Layer):
             )
         return N, self.out_channels, (Hp - eh) // sh + 1, (Wp - ew) // sw + 1
 
-    def _prepare(self, x):
+    def _prepare(self, x, pad=True):
         x = self._as_input(x)
         C, KH, KW = self.in_channels, *self.kernel_size
         self._expect_ndim(x, 4, f"(N, {C}, H, W)")
         if x.shape[1] != C:
             raise ValueError(f"Conv2D expected x of shape (N, {C}, H, W), got {x.shape}")
         out_shape = self.output_shape(x.shape)
+        if not pad:
+            return x, None, out_shape
         top, bottom, left, right = self.pad
         xp = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right))) if any(self.pad) else x
         return x, xp, out_shape
@@ -220,33 +225,129 @@ class Conv2D(Layer):
         return dxp[:, :, top:top + x_shape[2], left:left + x_shape[3]]
 
     # ---- fast path: im2col + one matrix product -----------------------------------------------------
+    # The columns matrix has one row per kernel tap (c, m, k), in the order of W.reshape(F, -1), and one column
+    # per output pixel, so the layer is one GEMM: z = W (F, C·KH·KW) @ cols.
+    #
+    # Stride 1 (the common case) uses a "flat" layout: x_pad is stored channel-major, (C, N, H_pad + 1, W_pad),
+    # and each image is read as one long row. Tap (m, k) then sees the contiguous run that starts at
+    # m·dh·W_pad + k·dw, so every row of cols is a plain shifted copy and col2im is KH·KW shifted adds. The price
+    # is W_pad - W_out extra output columns per row (they straddle two image rows); forward drops them, and
+    # backward gives them δ = 0 so they add nothing. The spare zero row keeps the last shifted run in bounds.
+    # Other strides use the windows view of x_pad (N, C, H_out, W_out, KH, KW), copied in the same row order.
+
+    def _flat_buffer(self, a, top, left, Hp, Wp):
+        """a: (N, C, H, W) placed at (top, left) in a zero (C, N, Hp + 1, Wp) buffer: x_pad, channel-major."""
+        N, C, H, W = a.shape
+        buf = np.zeros((C, N, Hp + 1, Wp), dtype=a.dtype)
+        buf[:, :, top:top + H, left:left + W] = a.transpose(1, 0, 2, 3)
+        return buf
+
+    def _flat_cols(self, buf, H_out):
+        """buf (C, N, H_pad + 1, W_pad) -> cols (C·KH·KW, N·H_out·W_pad), one strided view copied once.
+
+        cols[(c, m, k), (n, q)] = buf[c, n].flat[q + m·dh·W_pad + k·dw], i.e. x_pad[n, c, i + m·dh, j + k·dw]
+        for q = i·W_pad + j with j < W_out (the columns j >= W_out are the extra ones).
+        """
+        C, N, _, Wp = buf.shape
+        (KH, KW), (dh, dw) = self.kernel_size, self.dilation
+        flat = buf.reshape(C, N, -1)
+        sc, sn, s1 = flat.strides
+        taps = as_strided(flat, (C, KH, KW, N, H_out * Wp), (sc, dh * Wp * s1, dw * s1, sn, s1), writeable=False)
+        cols = np.empty(taps.shape, dtype=buf.dtype)
+        np.copyto(cols, taps)
+        return cols.reshape(C * KH * KW, N * H_out * Wp)
+
+    def _flat_col2im(self, dcols, xp_shape, H_out):
+        """The adjoint of _flat_cols: dcols (C·KH·KW, N·H_out·W_pad) -> dx_pad (N, C, H_pad, W_pad) (a view)."""
+        N, C, Hp, Wp = xp_shape
+        (KH, KW), (dh, dw) = self.kernel_size, self.dilation
+        dcols = dcols.reshape(C, KH, KW, N, H_out * Wp)
+        dbuf = np.zeros((C, N, Hp + 1, Wp), dtype=dcols.dtype)
+        flat = dbuf.reshape(C, N, -1)
+        for m in range(KH):
+            for k in range(KW):
+                start = m * dh * Wp + k * dw
+                run = flat[:, :, start:start + H_out * Wp]
+                run += dcols[:, m, k]
+        return dbuf[:, :, :Hp].transpose(1, 0, 2, 3)
+
+    def _im2col(self, xp, H_out, W_out):
+        """Any stride: xp (N, C, H_pad, W_pad) -> cols (C·KH·KW, N·H_out·W_out) from the windows view."""
+        N, C = xp.shape[:2]
+        KH, KW = self.kernel_size
+        cols = np.empty((C, KH, KW, N, H_out, W_out), dtype=xp.dtype)
+        np.copyto(cols, self._windows(xp, H_out, W_out).transpose(1, 4, 5, 0, 2, 3))
+        return cols.reshape(C * KH * KW, N * H_out * W_out)
+
+    def _col2im(self, dcols, xp_shape, H_out, W_out):
+        """The adjoint of _im2col: dcols (C·KH·KW, N·H_out·W_out) -> dx_pad (N, C, H_pad, W_pad), one strided add
+        per kernel tap (each window entry goes back, added, onto the x_pad pixel it was copied from)."""
+        N, C = xp_shape[:2]
+        KH, KW = self.kernel_size
+        dcols = dcols.reshape(C, KH, KW, N, H_out, W_out)
+        dxp = np.zeros(xp_shape, dtype=dcols.dtype)
+        channel_major = dxp.transpose(1, 0, 2, 3)  # (C, N, ...) view, the axis order of dcols
+        for m in range(KH):
+            for k in range(KW):
+                tap = channel_major[self._tap_slices(m, k, H_out, W_out)]
+                tap += dcols[:, m, k]
+        return dxp
+
+    def _columns(self, x, xp):
+        """-> (cols, xp, width): the columns matrix, x_pad (N, C, H_pad, W_pad) and the number of output columns
+        per row that cols computes (W_pad in the flat layout, W_out otherwise). Pass x, or xp if already padded."""
+        N, F, H_out, W_out = self.output_shape(x.shape if x is not None else self._unpadded_shape(xp.shape))
+        if self.stride == (1, 1):
+            top, bottom, left, right = self.pad
+            if xp is None:
+                N, C, H, W = x.shape
+                Hp, Wp = H + top + bottom, W + left + right
+                buf = self._flat_buffer(x, top, left, Hp, Wp)
+            else:
+                Hp, Wp = xp.shape[2:]
+                buf = self._flat_buffer(xp, 0, 0, Hp, Wp)
+            return self._flat_cols(buf, H_out), buf[:, :, :Hp].transpose(1, 0, 2, 3), Wp
+        if xp is None:
+            top, bottom, left, right = self.pad
+            xp = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right))) if any(self.pad) else x
+        return self._im2col(xp, H_out, W_out), xp, W_out
+
+    def _unpadded_shape(self, xp_shape):
+        top, bottom, left, right = self.pad
+        N, C, Hp, Wp = xp_shape
+        return N, C, Hp - top - bottom, Wp - left - right
+
     def forward(self, x):
         """x: (N, C, H, W) -> (N, F, H_out, W_out)."""
-        x, xp, (N, F, H_out, W_out) = self._prepare(x)
-        # im2col: one row per output pixel, one column per (c, m, k) weight
-        cols = self._windows(xp, H_out, W_out).transpose(0, 2, 3, 1, 4, 5).reshape(N * H_out * W_out, -1)
+        x, _, (N, F, H_out, W_out) = self._prepare(x, pad=False)
+        cols, xp, width = self._columns(x, None)  # (C·KH·KW, N·H_out·width)
         W, b = self.params["W"], self.params["b"]
-        z = cols @ W.reshape(F, -1).T + b  # (N·H_out·W_out, F)
-        self.cache = {"x_shape": x.shape, "xp_shape": xp.shape, "cols": cols, "xp": xp}
-        return self._remember(z.reshape(N, H_out, W_out, F).transpose(0, 3, 1, 2))
+        z = W.reshape(F, -1) @ cols  # (F, N·H_out·width): one GEMM for the whole batch
+        z = z.reshape(F, N, H_out, width)[..., :W_out].transpose(1, 0, 2, 3)
+        out = np.empty((N, F, H_out, W_out), dtype=z.dtype)
+        np.add(z, b[:, None, None], out=out)  # + b, written straight into NCHW order
+        self.cache = {"x_shape": x.shape, "xp_shape": xp.shape, "cols": cols, "xp": xp, "width": width}
+        return self._remember(out)
 
     def backward(self, dout):
         """dout: (N, F, H_out, W_out) -> dx: (N, C, H, W); fills grads["W"] (F, C, KH, KW) and grads["b"] (F,)."""
         cache, dout = self._check_dout(dout)
         N, F, H_out, W_out = dout.shape
-        C, (KH, KW) = self.in_channels, self.kernel_size
         W = self.params["W"]
-        cols = cache.get("cols")
-        if cols is None:  # forward_naive ran: build the columns now
-            cols = self._windows(cache["xp"], H_out, W_out).transpose(0, 2, 3, 1, 4, 5).reshape(N * H_out * W_out, -1)
-        delta = dout.transpose(0, 2, 3, 1).reshape(-1, F)  # (N·H_out·W_out, F)
-        self.grads = {"W": (delta.T @ cols).reshape(W.shape), "b": dout.sum(axis=(0, 2, 3))}
-        # each output pixel sends delta · W back to the KH·KW input pixels of its window
-        dcols = (delta @ W.reshape(F, -1)).reshape(N, H_out, W_out, C, KH, KW)
-        dxp = np.zeros(cache["xp_shape"], dtype=dout.dtype)
-        for m in range(KH):
-            for k in range(KW):
-                dxp[self._tap_slices(m, k, H_out, W_out)] += dcols[..., m, k].transpose(0, 3, 1, 2)
+        if "cols" not in cache:  # forward_naive ran: build the columns now
+            cache["cols"], _, cache["width"] = self._columns(None, cache["xp"])
+        cols, width = cache["cols"], cache["width"]
+        delta = np.zeros((F, N, H_out, width), dtype=dout.dtype)  # δ in the columns' order; extra columns get 0
+        delta[..., :W_out] = dout.transpose(1, 0, 2, 3)
+        delta = delta.reshape(F, -1)
+        # ∂C/∂W[f, c, m, k] = Σ over output pixels of δ times the input under tap (c, m, k): one GEMM
+        self.grads = {"W": (delta @ cols.T).reshape(W.shape), "b": delta.sum(axis=1)}
+        # each output pixel sends δ · W back to the KH·KW input pixels of its window
+        dcols = W.reshape(F, -1).T @ delta  # (C·KH·KW, N·H_out·width)
+        if self.stride == (1, 1):
+            dxp = self._flat_col2im(dcols, cache["xp_shape"], H_out)
+        else:
+            dxp = self._col2im(dcols, cache["xp_shape"], H_out, W_out)
         return self._crop(dxp, cache["x_shape"])
 
     # ---- naive reference: the equations as loops ----------------------------------------------------
@@ -362,7 +463,7 @@ class ReLU(Layer):
     def forward(self, x):
         x = self._as_input(x)
         self.cache = x > 0
-        return self._remember(np.where(self.cache, x, 0).astype(x.dtype, copy=False))
+        return self._remember(np.fmax(x, 0))  # = x where x > 0, else 0 (NaN too): same as np.where(x > 0, x, 0), faster
 
     def backward(self, dout):
         mask, dout = self._check_dout(dout)
@@ -443,6 +544,16 @@ class _Pool2D(Layer):
         sh, sw = self.stride
         return (slice(None), slice(None), slice(m, m + (H_out - 1) * sh + 1, sh), slice(k, k + (W_out - 1) * sw + 1, sw))
 
+    def _taps(self, a, H_out, W_out):
+        """The KH·KW strided views of a, one per window position (m, k) in row-major order, each (N, C, H_out, W_out):
+        tap (m, k) holds a[n, c, i·sh + m, j·sw + k] for every window (i, j)."""
+        KH, KW = self.kernel_size
+        return [a[self._tap_slices(m, k, H_out, W_out)] for m in range(KH) for k in range(KW)]
+
+    def _overlapping(self):
+        """True when neighbouring windows share inputs (stride < kernel), so backward must add, not assign."""
+        return any(s < k for s, k in zip(self.stride, self.kernel_size))
+
     def _window_slices(self, i, j):
         (KH, KW), (sh, sw) = self.kernel_size, self.stride
         return slice(i * sh, i * sh + KH), slice(j * sw, j * sw + KW)
@@ -458,21 +569,36 @@ class MaxPool2D(_Pool2D):
 
     def forward(self, x):
         x, H_out, W_out = self._prepare(x)
-        KH, KW = self.kernel_size
-        flat = self._windows(x, H_out, W_out).reshape(*x.shape[:2], H_out, W_out, KH * KW)
-        argmax = flat.argmax(axis=-1)  # the FIRST maximum in row-major order
+        taps = self._taps(x, H_out, W_out)
+        if np.isnan(x.sum()):  # NaN never wins a ">" comparison: let argmax place it (first NaN wins), as before
+            KH, KW = self.kernel_size
+            flat = self._windows(x, H_out, W_out).reshape(*x.shape[:2], H_out, W_out, KH * KW)
+            argmax = flat.argmax(axis=-1)
+            out = np.take_along_axis(flat, argmax[..., None], axis=-1)[..., 0]
+        else:
+            # a running maximum over the KH·KW taps, each compared over the whole batch at once
+            out = taps[0].copy()
+            argmax = np.zeros(out.shape, dtype=np.int8 if len(taps) <= 127 else np.int64)
+            for t in range(1, len(taps)):
+                wins = taps[t] > out  # strict: on a tie the earlier tap keeps it, the FIRST max in row-major order
+                np.maximum(out, taps[t], out=out)
+                argmax *= ~wins  # argmax = t where the tap wins (arithmetic: much faster than masked writes)
+                argmax += wins * argmax.dtype.type(t)
         self.cache = {"x_shape": x.shape, "argmax": argmax, "dtype": x.dtype}
-        return self._remember(np.take_along_axis(flat, argmax[..., None], axis=-1)[..., 0])
+        return self._remember(out)
 
     def backward(self, dout):
         """dout: (N, C, H_out, W_out) -> dx: (N, C, H, W)."""
         cache, dout = self._check_dout(dout)
-        KH, KW = self.kernel_size
         H_out, W_out = dout.shape[2:]
         dx = np.zeros(cache["x_shape"], dtype=np.result_type(dout, cache["dtype"]))
-        for m in range(KH):
-            for k in range(KW):
-                dx[self._tap_slices(m, k, H_out, W_out)] += dout * (cache["argmax"] == m * KW + k)
+        argmax, overlapping = cache["argmax"], self._overlapping()
+        for t, tap in enumerate(self._taps(dx, H_out, W_out)):
+            won = argmax == t
+            if overlapping:
+                tap += dout * won
+            else:  # every input sits in at most one window: write dout · 1[won] straight into place
+                np.multiply(dout, won, out=tap)
         return dx
 
     def forward_naive(self, x):
@@ -525,8 +651,13 @@ class AvgPool2D(_Pool2D):
 
     def forward(self, x):
         x, H_out, W_out = self._prepare(x)
+        KH, KW = self.kernel_size
+        taps = self._taps(x, H_out, W_out)
+        total = taps[0].copy()
+        for tap in taps[1:]:
+            total += tap
         self.cache = {"x_shape": x.shape, "dtype": x.dtype}
-        return self._remember(self._windows(x, H_out, W_out).mean(axis=(-2, -1)))
+        return self._remember(np.divide(total, KH * KW, out=total))
 
     def backward(self, dout):
         cache, dout = self._check_dout(dout)
@@ -534,9 +665,12 @@ class AvgPool2D(_Pool2D):
         H_out, W_out = dout.shape[2:]
         dx = np.zeros(cache["x_shape"], dtype=np.result_type(dout, cache["dtype"]))
         share = dout / (KH * KW)
-        for m in range(KH):
-            for k in range(KW):
-                dx[self._tap_slices(m, k, H_out, W_out)] += share
+        overlapping = self._overlapping()
+        for tap in self._taps(dx, H_out, W_out):
+            if overlapping:
+                tap += share
+            else:
+                tap[...] = share
         return dx
 
     def forward_naive(self, x):

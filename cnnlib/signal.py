@@ -13,6 +13,9 @@ Output sizes, for each of the three modes:
     "same"   (H, W)                     the centre of "full"
 
 The results equal ``scipy.signal.correlate2d`` / ``convolve2d`` (boundary "fill", fillvalue 0) in every mode.
+The identity x * k = x ⋆ rot180(k) holds exactly in "valid" and "full". In "same" it holds for odd kernels only:
+for an even kernel the two operations keep centres one pixel apart, as scipy does (notebook 03 shows it).
+Unlike scipy, "valid" never swaps its arguments: a kernel larger than x is an error.
 """
 
 import numpy as np

@@ -168,3 +168,10 @@ def test_softmax_of_one_vector_and_bad_shapes():
     np.testing.assert_allclose(softmax(np.array([1, 2, 3])), expected, rtol=1e-15)  # integers are cast
     with pytest.raises(ValueError, match=r"log_softmax expected logits of shape \(N, K\) or \(K,\), got \(2, 2, 2\)"):
         softmax(np.zeros((2, 2, 2)))
+
+
+def test_sequential_repr_is_stable_and_readable():
+    net = small_net(np.random.default_rng(0))
+    text = repr(net)
+    assert "ReLU()" in text and "Flatten()" in text and "Dense(8, 3)" in text and "0x" not in text
+    assert "MaxPool2D(kernel_size=(2, 2), stride=(2, 2))" in text

@@ -4,3 +4,7 @@ from ._core import CheckResult, Mistake, check_function  # noqa: F401
 from .stride import check_strided_conv_backward  # noqa: F401
 from .pooling import check_avgpool_backward, check_maxpool_backward  # noqa: F401
 from .softmax import check_softmax_ce_backward  # noqa: F401
+from .rotation import check_conv_backward  # noqa: F401
+from .mlp import check_hidden_delta  # noqa: F401
+from .weight_sharing import check_tied_weight_gradient  # noqa: F401
+from .convolution import check_convolve_via_correlate  # noqa: F401

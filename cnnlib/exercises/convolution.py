@@ -1,0 +1,51 @@
+"""Checker for the exercise of notebook 03: a true convolution built from a correlation.
+
+The learner writes ``fn(x, k) -> out``, the 'valid' convolution x * k, using only ``correlate2d`` and array
+flips. The right answer is x ⋆ rot180(k), where rot180(k)[m, n] = k[KH-1-m, KW-1-n].
+The cases use non-square, non-symmetric kernels, so each mistake below gives an answer of its own.
+"""
+
+import numpy as np
+
+from ..signal import convolve2d, correlate2d
+from ._core import Mistake, check_function
+
+__all__ = ["check_convolve_via_correlate"]
+
+
+def _reference(x, k):
+    return convolve2d(x, k, "valid")
+
+
+MISTAKES = [
+    Mistake("forgot to flip",
+            "that is the correlation x ⋆ k. A convolution slides the kernel rotated by 180°: x ⋆ rot180(k).",
+            lambda x, k: correlate2d(x, k, "valid")),
+    Mistake("flipped only rows",
+            "you reversed the rows of k (k[::-1, :]) but not its columns. Rotating by 180° reverses both axes.",
+            lambda x, k: correlate2d(x, k[::-1, :], "valid")),
+    Mistake("flipped only columns",
+            "you reversed the columns of k (k[:, ::-1]) but not its rows. Rotating by 180° reverses both axes.",
+            lambda x, k: correlate2d(x, k[:, ::-1], "valid")),
+    Mistake("transposed instead of rotating",
+            "you used k.T. A transpose swaps k[m, n] and k[n, m]; a 180° rotation maps k[m, n] to "
+            "k[KH-1-m, KW-1-n], which is k[::-1, ::-1].",
+            lambda x, k: correlate2d(x, k.T, "valid")),
+]
+
+
+def _cases():
+    rng = np.random.default_rng(303)
+    shapes = [((5, 6), (2, 3)),  # non-square kernel: the transposed kernel even changes the output shape
+              ((6, 5), (3, 3)),  # square, non-symmetric kernel: the transpose keeps the shape, not the values
+              ((4, 7), (3, 2))]
+    return [(rng.standard_normal(xs), rng.standard_normal(ks)) for xs, ks in shapes]
+
+
+CASES = _cases()
+
+
+def check_convolve_via_correlate(fn):
+    """Check ``fn(x, k) -> x * k`` ('valid'). Names: "forgot to flip", "flipped only rows", "flipped only
+    columns", "transposed instead of rotating". Returns a CheckResult."""
+    return check_function("convolution via correlation", fn, _reference, CASES, MISTAKES)

@@ -1,0 +1,217 @@
+"""Delta-rule widget (notebook 01): pick a hidden neuron and see how its delta is made.
+
+Equation BP2, for neuron j of hidden layer l:
+
+    δ^l[j] = (Σ_k W^{l+1}[k, j] · δ^{l+1}[k]) · σ'(z^l[j])
+
+The widget runs one example through a cnnlib Sequential of Dense and activation layers with a
+MeanSquaredError cost, reads every z, a and δ from cnnlib's own forward and backward passes, and shows the terms
+W·δ, their sum, σ'(z) and the resulting δ.
+"""
+
+import ipywidgets as ipw
+import matplotlib.pyplot as plt
+import numpy as np
+
+from ..layers import Dense
+from ..losses import MeanSquaredError
+from ._draw import static_figure, tag
+
+__all__ = ["delta_rule", "DeltaRule"]
+
+_NAME = "deltarule"
+_SUP = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def _sup(l):
+    return str(l).translate(_SUP)
+
+
+class DeltaRule:
+    """State of the widget, in plain attributes that tests read.
+
+    Layers are numbered as in notebook 01: a⁰ = x, and Dense layer l (l = 1..L) computes z^l = W^l a^{l-1} + b^l.
+    z, a, delta, sigma_prime: dicts {l: array (n_l,)}; W: {l: array (n_l, n_{l-1})}.
+    layer, neuron: the selected hidden neuron (1 <= layer < L). terms: list of (k, W^{l+1}[k, j], δ^{l+1}[k],
+    product); total: their sum; sp: σ'(z^l[j]); value: δ^l[j] = total · sp. readout_text: what the readout shows.
+    """
+
+    def __init__(self, model, x, y):
+        layers = list(getattr(model, "layers", model))
+        if len(layers) < 4 or len(layers) % 2 or not all(isinstance(layer, Dense) == (i % 2 == 0)
+                                                         for i, layer in enumerate(layers)):
+            names = [type(layer).__name__ for layer in layers]
+            raise ValueError("delta_rule expected a Sequential alternating Dense and activation layers, with at least "
+                             f"one hidden layer (Dense, act, Dense, act, ...), got {names}")
+        self.layers = layers
+        self.L = len(layers) // 2
+        x = np.asarray(x, dtype=np.float64).reshape(1, -1)
+        y = np.asarray(y, dtype=np.float64).reshape(1, -1)
+        self.x, self.y = x[0], y[0]
+        self._run(x, y)
+        self._live = False
+        self._quiet = False
+
+        self.layer_dropdown = tag(ipw.Dropdown(options=[(f"hidden layer {l}", l) for l in range(1, self.L)],
+                                               value=1, description="layer l"), _NAME, "layer")
+        self.neuron_dropdown = tag(ipw.Dropdown(options=self._neuron_options(1), value=0, description="neuron j"),
+                                   _NAME, "neuron")
+        self.readout = tag(ipw.HTML(), _NAME, "readout")
+        self.output = ipw.Output()
+        self.layer_dropdown.observe(self._on_layer, names="value")
+        self.neuron_dropdown.observe(self._changed, names="value")
+        self.widget = ipw.VBox([ipw.HBox([self.layer_dropdown, self.neuron_dropdown]), self.readout, self.output])
+        self.update()
+
+    # ---- the numbers, all taken from cnnlib's forward and backward -------------------------------------
+    def _run(self, x, y):
+        self.z, self.a, self.W, self.delta, self.sigma_prime = {}, {0: x[0]}, {}, {}, {}
+        out = x
+        for idx, layer in enumerate(self.layers):
+            out = layer.forward(out)
+            l = idx // 2 + 1
+            if idx % 2 == 0:
+                self.z[l], self.W[l] = out[0], layer.params["W"]
+            else:
+                self.a[l] = out[0]
+        loss = MeanSquaredError()
+        self.cost = loss.forward(out, y)
+        dout = loss.backward()
+        for idx in reversed(range(len(self.layers))):
+            dout = self.layers[idx].backward(dout)
+            if idx % 2 == 1:  # just went back through an activation: dout is now ∂C/∂z, the delta
+                self.delta[idx // 2 + 1] = dout[0]
+        for l in range(1, self.L + 1):
+            act = self.layers[2 * l - 1]
+            self.sigma_prime[l] = act.backward(np.ones((1, self.z[l].size)))[0]  # σ'(z^l), element-wise
+
+    def _neuron_options(self, l):
+        return [(f"neuron {j}", j) for j in range(self.z[l].size)]
+
+    def _changed(self, _=None):
+        if not self._quiet:
+            self.update()
+
+    def _on_layer(self, change):
+        quiet, self._quiet = self._quiet, True
+        self.neuron_dropdown.options = self._neuron_options(change["new"])  # resets the neuron to 0
+        self.neuron_dropdown.value = 0
+        self._quiet = quiet
+        self._changed()
+
+    @property
+    def layer(self):
+        return self.layer_dropdown.value
+
+    @property
+    def neuron(self):
+        return self.neuron_dropdown.value
+
+    def select(self, layer, neuron):
+        """Select neuron ``neuron`` of hidden layer ``layer`` (what the two dropdowns do)."""
+        if not 1 <= layer < self.L:
+            raise ValueError(f"delta_rule: hidden layers are 1..{self.L - 1}, got {layer}")
+        if not 0 <= neuron < self.z[layer].size:
+            raise ValueError(f"delta_rule: layer {layer} has neurons 0..{self.z[layer].size - 1}, got {neuron}")
+        self._quiet = True
+        self.layer_dropdown.value = layer
+        self.neuron_dropdown.value = neuron
+        self._quiet = False
+        self.update()
+
+    def update(self):
+        l, j = self.layer, self.neuron
+        W_next, d_next = self.W[l + 1], self.delta[l + 1]
+        self.terms = [(k, float(W_next[k, j]), float(d_next[k]), float(W_next[k, j] * d_next[k]))
+                      for k in range(d_next.size)]
+        self.total = sum(t[3] for t in self.terms)
+        self.sp = float(self.sigma_prime[l][j])
+        self.value = self.total * self.sp
+        L1, Lc = _sup(l + 1), _sup(l)
+        lines = [f"δ{Lc}[{j}] = (Σ_k W{L1}[k,{j}] · δ{L1}[k]) · σ'(z{Lc}[{j}])"]
+        lines += [f"k={k}: W{L1}[{k},{j}] · δ{L1}[{k}] = {w:.4f} × {d:.6f} = {p:.6f}" for k, w, d, p in self.terms]
+        lines += [f"sum = {self.total:.6f}",
+                  f"σ'(z{Lc}[{j}]) = {self.sp:.6f}   (z{Lc}[{j}] = {self.z[l][j]:.4f})",
+                  f"δ{Lc}[{j}] = {self.total:.6f} × {self.sp:.6f} = {self.value:.6f}"]
+        self.readout_text = "\n".join(lines)
+        self.readout.value = "<pre style='margin:0'>" + self.readout_text + "</pre>"
+        if self._live:
+            self._redraw()
+
+    # ---- drawing ----------------------------------------------------------------------------------------
+    def figure(self):
+        """The network with every δ written in, the selected neuron and the edges that feed its delta, and a bar
+        chart of the terms W·δ, their sum and the resulting δ."""
+        l, j = self.layer, self.neuron
+        fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 3.8), gridspec_kw={"width_ratios": [3, 2]})
+        sizes = [self.x.size] + [self.z[m].size for m in range(1, self.L + 1)]
+        pos = {(m, k): (m, (n - 1) / 2 - k) for m, n in enumerate(sizes) for k in range(n)}
+        for m in range(1, self.L + 1):
+            for k in range(sizes[m]):
+                for i in range(sizes[m - 1]):
+                    (x0, y0), (x1, y1) = pos[(m - 1, i)], pos[(m, k)]
+                    ax.plot([x0, x1], [y0, y1], color="0.85", lw=0.8, zorder=1)
+        biggest = max(abs(t[3]) for t in self.terms) or 1.0
+        for k, w, d, p in self.terms:
+            (x0, y0), (x1, y1) = pos[(l, j)], pos[(l + 1, k)]
+            ax.plot([x0, x1], [y0, y1], color="tab:red" if p < 0 else "tab:blue", lw=1 + 4 * abs(p) / biggest, zorder=2)
+            ax.text(x0 + 0.62 * (x1 - x0), y0 + 0.62 * (y1 - y0), f"{w:.2f}×({d:.3f})", fontsize=7, ha="center",
+                    va="bottom", bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5}, zorder=4)
+        for (m, k), (px, py) in pos.items():
+            colour = "tab:orange" if (m, k) == (l, j) else ("lightblue" if m == l + 1 else "white")
+            ax.scatter([px], [py], s=900, color=colour, edgecolor="black", zorder=3)
+            label = f"x{k}" if m == 0 else f"{self.delta[m][k]:.3f}"
+            ax.text(px, py, label, ha="center", va="center", fontsize=7, zorder=5)
+        ax.set_xticks(range(self.L + 1), ["input"] + [f"layer {m}\nδ{_sup(m)}" for m in range(1, self.L + 1)])
+        ax.set_yticks([])
+        ax.set_xlim(-0.4, self.L + 0.4)
+        ax.set_ylim(-max(sizes) / 2, max(sizes) / 2)
+        for side in ("top", "right", "left"):
+            ax.spines[side].set_visible(False)
+        ax.set_title(f"δ{_sup(l)}[{j}] collects the deltas of layer {l + 1}, weighted by W{_sup(l + 1)}[:, {j}]",
+                     fontsize=9)
+
+        L1 = _sup(l + 1)
+        labels = [f"W{L1}[{k},{j}]·δ{L1}[{k}]" for k, *_ in self.terms] + ["sum", "sum × σ'(z) = δ"]
+        values = [t[3] for t in self.terms] + [self.total, self.value]
+        colours = ["tab:red" if t[3] < 0 else "tab:blue" for t in self.terms] + ["0.4", "tab:orange"]
+        bx.barh(range(len(values))[::-1], values, color=colours)
+        bx.set_yticks(range(len(values))[::-1], labels, fontsize=8)
+        bx.axvline(0, color="black", lw=0.8)
+        for r, v in zip(range(len(values))[::-1], values):
+            bx.text(v, r, f" {v:.4f} ", va="center", ha="left" if v >= 0 else "right", fontsize=7)
+        bx.set_title(f"σ'(z{_sup(l)}[{j}]) = {self.sp:.4f}", fontsize=9)
+        lim = max(abs(v) for v in values) or 1.0
+        bx.set_xlim(-1.6 * lim, 1.6 * lim)
+        fig.tight_layout()
+        return fig
+
+    def _redraw(self):
+        from IPython.display import display
+
+        with self.output:
+            self.output.clear_output(wait=True)
+            fig = self.figure()
+            display(fig)
+            plt.close(fig)
+
+
+def delta_rule(model, x, y, *, layer=1, neuron=0, show=True):
+    """Pick a hidden neuron and see the weighted sum of next-layer deltas that makes its delta (BP2).
+
+    model: a cnnlib Sequential alternating Dense and activation layers (Dense, Sigmoid, Dense, Sigmoid, ...),
+    at least one hidden layer. x: one input (n_0,) or (1, n_0); y: its target (n_L,) or (1, n_L); the cost is
+    MeanSquaredError. The model's forward and backward run once on (x, y); its parameters are not changed.
+    Shows a static figure of the starting selection and the interactive widget (unless show=False); returns the
+    DeltaRule object.
+    """
+    rule = DeltaRule(model, x, y)
+    rule.select(layer, neuron)
+    if show:
+        from IPython.display import display
+
+        static_figure(rule.figure())
+        display(rule.widget)
+        rule._live = True
+        rule._redraw()
+    return rule
