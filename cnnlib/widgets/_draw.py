@@ -9,7 +9,7 @@ import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 
-__all__ = ["draw_matrix", "tag", "static_figure"]
+__all__ = ["draw_matrix", "tag", "static_figure", "redraw"]
 
 
 def tag(widget, name, part):
@@ -49,3 +49,14 @@ def static_figure(fig):
 
     display(fig)
     plt.close(fig)
+
+
+def redraw(output, make_figure):
+    """Replace what an ipywidgets.Output shows with a new figure from ``make_figure()``."""
+    from IPython.display import display
+
+    with output:
+        output.clear_output(wait=True)
+        fig = make_figure()
+        display(fig)
+        plt.close(fig)

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..layers import Dense
 from ..losses import MeanSquaredError
-from ._draw import static_figure, tag
+from ._draw import redraw, static_figure, tag
 
 __all__ = ["delta_rule", "DeltaRule"]
 
@@ -187,13 +187,7 @@ class DeltaRule:
         return fig
 
     def _redraw(self):
-        from IPython.display import display
-
-        with self.output:
-            self.output.clear_output(wait=True)
-            fig = self.figure()
-            display(fig)
-            plt.close(fig)
+        redraw(self.output, self.figure)
 
 
 def delta_rule(model, x, y, *, layer=1, neuron=0, show=True):

@@ -10,7 +10,7 @@ import numpy as np
 from matplotlib.patches import Rectangle
 
 from ..layers import AvgPool2D, MaxPool2D
-from ._draw import draw_matrix, static_figure, tag
+from ._draw import draw_matrix, redraw, static_figure, tag
 
 __all__ = ["pooling_routing", "PoolingRouting"]
 
@@ -120,13 +120,7 @@ class PoolingRouting:
         return fig
 
     def _redraw(self):
-        from IPython.display import display
-
-        with self.output:
-            self.output.clear_output(wait=True)
-            fig = self.figure()
-            display(fig)
-            plt.close(fig)
+        redraw(self.output, self.figure)
 
 
 def pooling_routing(x=None, kernel_size=2, stride=None, mode="max", *, show=True):

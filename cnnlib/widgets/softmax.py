@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from ..losses import SoftmaxCrossEntropy
-from ._draw import static_figure, tag
+from ._draw import redraw, static_figure, tag
 
 __all__ = ["softmax_explorer", "SoftmaxExplorer"]
 
@@ -92,13 +92,7 @@ class SoftmaxExplorer:
         return fig
 
     def _redraw(self):
-        from IPython.display import display
-
-        with self.output:
-            self.output.clear_output(wait=True)
-            fig = self.figure()
-            display(fig)
-            plt.close(fig)
+        redraw(self.output, self.figure)
 
 
 def softmax_explorer(logits=(1.0, 2.5, -0.5, 0.0), label=0, temperature=1.0, *, show=True):

@@ -13,7 +13,7 @@ from matplotlib.ticker import MaxNLocator
 
 from ..signal import correlate2d
 from ..weight_sharing import conv_matrix, fan_out, receptive_field
-from ._draw import draw_matrix, static_figure, tag
+from ._draw import draw_matrix, redraw, static_figure, tag
 
 __all__ = ["weight_sharing", "WeightSharing"]
 
@@ -153,13 +153,7 @@ class WeightSharing:
         return fig
 
     def _redraw(self):
-        from IPython.display import display
-
-        with self.output:
-            self.output.clear_output(wait=True)
-            fig = self.figure()
-            display(fig)
-            plt.close(fig)
+        redraw(self.output, self.figure)
 
 
 def weight_sharing(x=None, W=None, *, select=("out", 1, 1), show=True):
