@@ -8,3 +8,5 @@ from .rotation import check_conv_backward  # noqa: F401
 from .mlp import check_hidden_delta  # noqa: F401
 from .weight_sharing import check_tied_weight_gradient  # noqa: F401
 from .convolution import check_convolve_via_correlate  # noqa: F401
+from .mnist import check_kernel_bias_grads  # noqa: F401
+from .speed import check_im2col  # noqa: F401

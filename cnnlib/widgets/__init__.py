@@ -7,3 +7,4 @@ from .sliding import sliding_window  # noqa: F401
 from .rotation import delta_flow, flip_or_not  # noqa: F401
 from .mlp import delta_rule  # noqa: F401
 from .weight_sharing import weight_sharing  # noqa: F401
+from .mnist import digit_explorer  # noqa: F401
