@@ -142,6 +142,7 @@ def test_fit_learns_a_separable_problem_and_returns_history():
     assert acc > 0.95 and acc == pytest.approx(hist["val_acc"][-1])
 
 
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
 def test_fit_stops_with_a_clear_error_when_the_loss_explodes():
     rng = np.random.default_rng(7)
     x, y = rng.standard_normal((64, 1, 6, 6)) * 100, rng.integers(0, 3, 64)
