@@ -64,3 +64,11 @@ def test_exercises_have_a_hidden_reference_solution_that_is_checked(nb):
         assert all_cells[i]["metadata"].get("jupyter", {}).get("source_hidden") is True
     checked = "\n".join(source(c) for c in all_cells[solutions[-1]:] if c["cell_type"] == "code")
     assert re.search(r"assert \w+", checked), "the reference solution is run through its checker and asserted"
+
+
+def test_readme_table_lists_every_notebook_with_its_colab_link():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    for path in NOTEBOOKS:
+        row = next((line for line in readme.splitlines() if f"(notebooks/{path.name})" in line), None)
+        assert row is not None, f"README's notebook table has no row for {path.name}"
+        assert f"/blob/main/notebooks/{path.name})" in row, f"{path.name}: the row lacks its Colab link"
