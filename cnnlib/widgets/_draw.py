@@ -51,12 +51,24 @@ def static_figure(fig):
     plt.close(fig)
 
 
-def redraw(output, make_figure):
-    """Replace what an ipywidgets.Output shows with a new figure from ``make_figure()``."""
-    from IPython.display import display
+def figure_output(fig):
+    """``fig`` as one display_data output (PNG), the form an ipywidgets.Output keeps in its ``outputs``."""
+    import base64
+    import io
 
-    with output:
-        output.clear_output(wait=True)
-        fig = make_figure()
-        display(fig)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", bbox_inches="tight")
+    return {"output_type": "display_data", "metadata": {},
+            "data": {"image/png": base64.b64encode(buf.getvalue()).decode("ascii"), "text/plain": repr(fig)}}
+
+
+def redraw(output, make_figure):
+    """Replace what an ipywidgets.Output shows with a new figure from ``make_figure()``.
+
+    Sets the Output's ``outputs`` state in one assignment rather than capturing with ``with output:``: Voila's
+    executor imitates a captured Output widget and can stall the page on it (voila-dashboards/voila#1428)."""
+    fig = make_figure()
+    try:
+        output.outputs = (figure_output(fig),)
+    finally:
         plt.close(fig)

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..gradcheck import numerical_gradient, rel_error
 from ..signal import correlate2d, pad2d, rot180
-from ._draw import draw_matrix, static_figure, tag
+from ._draw import draw_matrix, redraw, static_figure, tag
 
 __all__ = ["delta_flow", "DeltaFlow", "flip_or_not", "FlipOrNot"]
 
@@ -50,11 +50,7 @@ class _Live:
     _live = False
 
     def _redraw(self):
-        from IPython.display import clear_output
-
-        with self.output:
-            clear_output(wait=True)
-            static_figure(self.figure())
+        redraw(self.output, self.figure)
 
 
 # ============================================================================================ delta flow

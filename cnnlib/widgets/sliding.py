@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from ..signal import MODES, output_size, pad2d, rot180
-from ._draw import draw_matrix, static_figure, tag
+from ._draw import draw_matrix, redraw, static_figure, tag
 
 __all__ = ["sliding_window", "SlidingWindow"]
 
@@ -198,11 +198,7 @@ class SlidingWindow:
         return fig
 
     def _redraw(self):
-        from IPython.display import clear_output
-
-        with self.output:
-            clear_output(wait=True)
-            static_figure(self.figure())
+        redraw(self.output, self.figure)
 
     def widget(self):
         """The interactive layout: controls, readout and the figure area."""

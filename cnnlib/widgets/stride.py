@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from ..signal import convolve2d, insert_zeros
-from ._draw import draw_matrix, static_figure, tag
+from ._draw import draw_matrix, redraw, static_figure, tag
 
 __all__ = ["StridePadding", "stride_padding"]
 
@@ -109,9 +109,7 @@ class StridePadding:
         self.readout_text = f"{main} ({detail})"
         self.readout.value = f"<b>{main}</b><br><span style='font-size:90%'>{detail}</span>"
         if self.live:
-            self.out.clear_output(wait=True)
-            with self.out:
-                static_figure(self.figure())
+            redraw(self.out, self.figure)
 
     # ---- drawing ---------------------------------------------------------------------------------------
     def figure(self):

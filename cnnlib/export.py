@@ -1,0 +1,184 @@
+"""Export the notebook series as a static HTML site that students can read without a kernel.
+
+    python -m cnnlib.export                       # execute every notebooks/NN_*.ipynb, write site/
+    python -m cnnlib.export --out public/ --no-execute   # use the outputs already saved in the notebooks
+
+Each notebook is executed top to bottom in a fresh kernel, with the widget state stored in its metadata, then
+rendered by nbconvert's HTML exporter: the static figures stay embedded as PNG data, and the interactive widgets
+are embedded as ``application/vnd.jupyter.widget-state+json`` (rendered by the widget HTML manager, which the
+page loads from a CDN when online). ``site/index.html`` lists the notebooks in order, each with its title line.
+The source notebooks are never modified.
+"""
+
+import argparse
+import html
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+__all__ = ["ExportError", "export", "find_notebooks", "notebook_title", "plain_title", "main"]
+
+NOTEBOOK_PATTERN = re.compile(r"^\d\d_.+\.ipynb$")
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+class ExportError(RuntimeError):
+    """A notebook could not be executed or rendered; the message names it."""
+
+
+def find_notebooks(directory):
+    """The series notebooks ``NN_topic.ipynb`` in ``directory``, in order."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise ExportError(f"no notebook directory at {directory}")
+    return sorted(p for p in directory.iterdir() if NOTEBOOK_PATTERN.match(p.name))
+
+
+def notebook_title(nb, fallback):
+    """The notebook's one-line description: its first ``# `` heading without the ``NN ·`` prefix."""
+    for cell in nb.cells:
+        if cell.cell_type != "markdown":
+            continue
+        for line in cell.source.splitlines():
+            if line.startswith("# "):
+                title = line[2:].strip()
+                return re.sub(r"^\d+\s*[·:.\-–—]\s*", "", title) or fallback
+    return fallback
+
+
+def _default_notebook_dir():
+    here = Path.cwd() / "notebooks"
+    if here.is_dir():
+        return here
+    return Path(__file__).resolve().parents[1] / "notebooks"
+
+
+def _kernel_sees_this_cnnlib():
+    """Put the directory holding this cnnlib first on the kernels' PYTHONPATH, so an export from a checkout runs
+    the notebooks against that checkout's code (the kernels inherit our environment)."""
+    root = str(Path(__file__).resolve().parents[1])
+    parts = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    if root not in parts:
+        os.environ["PYTHONPATH"] = os.pathsep.join([root] + parts)
+
+
+def _execute(nb, path, timeout, kernel_name):
+    from nbconvert.preprocessors import CellExecutionError, ExecutePreprocessor
+
+    ep = ExecutePreprocessor(timeout=timeout, kernel_name=kernel_name, store_widget_state=True)
+    try:
+        ep.preprocess(nb, {"metadata": {"path": str(path.parent)}})
+    except CellExecutionError as exc:
+        # the exception text holds the failing cell's source and traceback; keep its head and tail
+        text = ANSI.sub("", str(exc))
+        if len(text) > 4000:
+            text = text[:1500] + "\n[...]\n" + text[-2500:]
+        raise ExportError(f"{path.name}: a cell failed while executing:\n{text}") from None
+    except Exception as exc:  # kernel died, timeout, missing kernel: all end this notebook's export
+        raise ExportError(f"{path.name}: execution failed: {type(exc).__name__}: {exc}") from None
+
+
+def plain_title(title):
+    """The title as plain text for the index, which has no MathJax: ``$\\hat y - y$`` becomes ``ŷ - y``."""
+    title = re.sub(r"\\hat\s*(?:\{\s*(\w)\s*\}|(\w))", lambda m: (m.group(1) or m.group(2)) + "\u0302", title)
+    title = re.sub(r"\\([A-Za-z]+)", r"\1", title)  # any other command: its name
+    return title.replace("$", "")
+
+
+def _index_html(entries):
+    items = "\n".join(
+        f'  <li><a href="{html.escape(page)}">{html.escape(stem)}</a> — {html.escape(plain_title(title))}</li>'
+        for stem, page, title in entries
+    )
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>cnnlib notebooks</title>
+<style>
+  body {{ font-family: sans-serif; max-width: 46rem; margin: 2rem auto; line-height: 1.5; padding: 0 1rem; }}
+  li {{ margin: 0.4rem 0; }}
+</style>
+</head>
+<body>
+<h1>cnnlib: backpropagation in convolutional networks</h1>
+<p>The notebooks in order, executed, with their figures. The interactive widgets need a running kernel
+(JupyterLab, Voila, Binder or Colab); here they show the state they were saved in.</p>
+<ol>
+{items}
+</ol>
+</body>
+</html>
+"""
+
+
+def export(notebooks=None, out="site", execute=True, timeout=600, kernel_name="python3", log=print):
+    """Render ``notebooks`` (paths; default: the series in notebooks/) to HTML pages in ``out``, plus index.html.
+
+    Returns the list of written page paths. Raises ExportError naming every notebook that failed (the pages of
+    the others are still written).
+    """
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    paths = [Path(p) for p in notebooks] if notebooks else find_notebooks(_default_notebook_dir())
+    if not paths:
+        raise ExportError("no notebooks to export")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    if execute:
+        _kernel_sees_this_cnnlib()
+    exporter = HTMLExporter(template_name="lab")
+    written, entries, failures = [], [], []
+    for k, path in enumerate(paths, 1):
+        start = time.perf_counter()
+        tag = f"[{k}/{len(paths)}] {path.name}"
+        if execute:
+            log(f"{tag}: executing in a fresh kernel ...")
+        try:
+            try:
+                nb = nbformat.read(path, as_version=4)
+            except Exception as exc:
+                raise ExportError(f"{path.name}: cannot be read as a notebook: {exc}") from None
+            if execute:
+                _execute(nb, path, timeout, nb.metadata.get("kernelspec", {}).get("name", kernel_name))
+            title = notebook_title(nb, path.stem)
+            body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
+        except ExportError as exc:
+            failures.append(str(exc))
+            log(f"{tag}: FAILED after {time.perf_counter() - start:.1f} s")
+            continue
+        page = out / (path.stem + ".html")
+        page.write_text(body, encoding="utf-8")
+        written.append(page)
+        entries.append((path.stem, page.name, title))
+        what = "executed and exported" if execute else "exported"
+        log(f"{tag}: {what} in {time.perf_counter() - start:.1f} s -> {page}")
+    index = out / "index.html"
+    index.write_text(_index_html(entries), encoding="utf-8")
+    log(f"Wrote {len(written)} page(s) and {index.resolve()}")
+    if failures:
+        raise ExportError(f"{len(failures)} notebook(s) failed:\n\n" + "\n\n".join(failures))
+    return written
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m cnnlib.export", description=__doc__.splitlines()[0])
+    parser.add_argument("notebooks", nargs="*", help="notebooks to export (default: notebooks/NN_*.ipynb)")
+    parser.add_argument("--out", default="site", help="output directory (default: site/)")
+    parser.add_argument("--execute", action=argparse.BooleanOptionalAction, default=True,
+                        help="run each notebook in a fresh kernel first (default); --no-execute keeps saved outputs")
+    parser.add_argument("--timeout", type=int, default=600, help="seconds allowed per cell (default: 600)")
+    args = parser.parse_args(argv)
+    try:
+        export(args.notebooks or None, out=args.out, execute=args.execute, timeout=args.timeout)
+    except ExportError as exc:
+        print(f"export failed: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

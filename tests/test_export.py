@@ -1,0 +1,118 @@
+"""The static HTML export (cnnlib.export) on tiny notebooks of our own: executed in a fresh kernel, the figure kept
+as PNG data, the widget state embedded, an index listing the pages in order, and clear errors."""
+
+import json
+import re
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from cnnlib import export as ex
+
+FIGURE = """\
+%matplotlib inline
+import matplotlib.pyplot as plt
+fig, ax = plt.subplots(figsize=(2, 2))
+ax.plot([0, 1, 2], [2, 0, 1])
+plt.show()
+"""
+WIDGET = """\
+import ipywidgets as w
+s = w.IntSlider(value=3, min=0, max=9, description="n")
+r = w.HTML(value="n squared = 9")
+s.observe(lambda ch: setattr(r, "value", f"n squared = {ch['new'] ** 2}"), names="value")
+s.value = 4
+w.VBox([s, r])
+"""
+
+
+def write(path, cells):
+    nb = new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.fixture
+def series(tmp_path):
+    src = tmp_path / "nbs"
+    src.mkdir()
+    first = write(src / "01_first.ipynb", [new_markdown_cell("# 01 · A figure and a widget\n\nSome prose."),
+                                           new_code_cell(FIGURE), new_code_cell(WIDGET)])
+    second = write(src / "02_second.ipynb", [new_markdown_cell("# 02 · Plain arithmetic"), new_code_cell("6 * 7")])
+    return [first, second]
+
+
+def test_export_executes_and_embeds_figure_and_widget_state(series, tmp_path):
+    out = tmp_path / "site"
+    lines = []
+    pages = ex.export(series, out=out, execute=True, log=lines.append)
+    assert [p.name for p in pages] == ["01_first.html", "02_second.html"]
+    page = (out / "01_first.html").read_text()
+    assert 'src="data:image/png;base64,' in page  # the matplotlib figure, embedded
+    assert "application/vnd.jupyter.widget-state+json" in page
+    assert "application/vnd.jupyter.widget-view+json" in page
+    state = json.loads(re.search(r'<script type="application/vnd.jupyter.widget-state\+json">(.*?)</script>',
+                                 page, re.S).group(1))
+    values = [m["state"].get("value") for m in state["state"].values()]
+    assert 4 in values and "n squared = 16" in values  # the state after the cell ran, not the initial one
+    assert "42" in (out / "02_second.html").read_text()  # executed: the source had no output
+    # one progress line per notebook, then where it wrote
+    assert any(l.startswith("[1/2] 01_first.ipynb: executed") for l in lines)
+    assert any(l.startswith("[2/2] 02_second.ipynb: executed") for l in lines)
+    assert str((out / "index.html").resolve()) in lines[-1]
+    # the sources are untouched
+    assert all(not c.get("outputs") for c in nbformat.read(series[1], as_version=4).cells if c.cell_type == "code")
+
+
+def test_index_lists_pages_in_order_with_their_titles(series, tmp_path):
+    out = tmp_path / "site"
+    ex.export(series, out=out, execute=False, log=lambda _: None)
+    index = (out / "index.html").read_text()
+    first, second = index.index('href="01_first.html"'), index.index('href="02_second.html"')
+    assert first < second
+    assert "A figure and a widget" in index and "Plain arithmetic" in index
+    assert "01 ·" not in index  # the number prefix is dropped from the description
+
+
+def test_no_execute_keeps_saved_outputs_only(series, tmp_path):
+    out = tmp_path / "site"
+    ex.export(series, out=out, execute=False, log=lambda _: None)
+    assert 'src="data:image/png' not in (out / "01_first.html").read_text()  # never run, so no figure
+
+
+def test_failing_notebook_is_named_and_others_still_export(series, tmp_path, capsys):
+    bad = write(tmp_path / "nbs" / "03_broken.ipynb", [new_code_cell("x = 1"), new_code_cell("1 / 0")])
+    out = tmp_path / "site"
+    named = r"(?s)03_broken\.ipynb.*1 / 0.*ZeroDivisionError: division by zero"
+    with pytest.raises(ex.ExportError, match=named) as info:
+        ex.export([series[1], bad], out=out, log=lambda _: None)
+    assert "1 notebook(s) failed" in str(info.value)
+    assert "\x1b[" not in str(info.value)  # plain text, no terminal colour codes
+    assert (out / "02_second.html").exists() and not (out / "03_broken.html").exists()
+    # the command line turns it into a message and exit code 1
+    assert ex.main([str(bad), "--out", str(tmp_path / "site2")]) == 1
+    assert "03_broken.ipynb" in capsys.readouterr().err
+
+
+def test_cli_writes_site_and_says_where(series, tmp_path, capsys):
+    out = tmp_path / "public"
+    assert ex.main([str(p) for p in series] + ["--out", str(out), "--no-execute"]) == 0
+    said = capsys.readouterr().out
+    assert str((out / "index.html").resolve()) in said
+    assert (out / "01_first.html").exists()
+
+
+def test_find_notebooks_takes_the_numbered_series_in_order(tmp_path):
+    for name in ["10_ten.ipynb", "02_two.ipynb", "scratch.ipynb", "01_one.ipynb", "01_one.txt"]:
+        (tmp_path / name).write_text("{}")
+    assert [p.name for p in ex.find_notebooks(tmp_path)] == ["01_one.ipynb", "02_two.ipynb", "10_ten.ipynb"]
+    with pytest.raises(ex.ExportError, match="no notebook directory"):
+        ex.find_notebooks(tmp_path / "missing")
+
+
+def test_index_titles_are_plain_text():
+    assert ex.plain_title(r"why the gradient is $\hat y - y$") == "why the gradient is y\u0302 - y"
+    assert ex.plain_title(r"$\hat{y}$ and $\alpha$") == "y\u0302 and alpha"
+    assert ex.plain_title("Convolution vs correlation") == "Convolution vs correlation"

@@ -1,0 +1,112 @@
+"""python -m cnnlib.grade: a student's notebook or .py file, checked with the exercise checkers."""
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from cnnlib import exercises
+from cnnlib import grade as g
+
+REPO = Path(__file__).resolve().parents[1]
+
+# written here, independently of cnnlib: dC/dlogits of the batch-mean softmax cross-entropy
+RIGHT = """\
+import numpy as np
+
+def softmax_ce_backward(logits, labels):
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    p = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+    p[np.arange(len(labels)), labels] -= 1.0
+    return p / len(labels)
+"""
+FORGOT_MEAN = RIGHT.replace("return p / len(labels)", "return p")
+
+
+def notebook(path, cells):
+    nbformat.write(new_notebook(cells=cells), path)
+    return path
+
+
+def test_every_exercise_names_a_real_checker():
+    for checker in g.EXERCISES:
+        assert callable(getattr(exercises, checker, None)), checker
+
+
+def test_table_matches_the_notebooks():
+    """Each notebook prints ``check_x(fn)`` on the learner's stub: the table must name the same function."""
+    for checker, (fn, name) in g.EXERCISES.items():
+        path = REPO / "notebooks" / f"{name}.ipynb"
+        if not path.exists():
+            continue
+        sources = "\n".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"])
+        assert re.search(rf"{checker}\({fn}\)", sources), f"{name} never calls {checker}({fn})"
+
+
+def test_py_submission_passes(tmp_path, capsys):
+    sub = tmp_path / "answers.py"
+    sub.write_text(RIGHT)
+    assert g.main([str(sub)]) == 0
+    out = capsys.readouterr().out
+    assert "✅ softmax-CE backward" in out and "1 of 1 exercise(s) passed" in out
+
+
+def test_wrong_answer_is_named_and_exit_code_is_1(tmp_path, capsys):
+    sub = tmp_path / "answers.py"
+    sub.write_text(FORGOT_MEAN)
+    assert g.main([str(sub)]) == 1
+    out = capsys.readouterr().out
+    assert "❌" in out and "0 of 1 exercise(s) passed" in out
+    result = g.grade(g.load_submission(sub), out=lambda _: None)["check_softmax_ce_backward"]
+    assert result.mistake == "forgot 1/N"
+
+
+def test_notebook_runs_only_imports_and_definitions(tmp_path, capsys):
+    sub = notebook(tmp_path / "student.ipynb", [
+        new_markdown_cell("# my work"),
+        new_code_cell("%matplotlib inline\nimport numpy as np"),
+        new_code_cell("raise RuntimeError('a long training cell must not run while grading')"),
+        new_code_cell(RIGHT.replace("import numpy as np\n", "") + "\nprint(softmax_ce_backward)"),
+        new_code_cell("def hidden_delta(W_next, delta_next, z):\n    # TODO\n    return None"),
+        new_code_cell("def broken(:\n    pass"),  # a cell with a syntax error is skipped, not fatal
+    ])
+    assert g.main([str(sub)]) == 1  # hidden_delta is still the stub
+    out = capsys.readouterr().out
+    assert "✅ softmax-CE backward" in out
+    assert "returned None" in out
+    assert "1 of 2 exercise(s) passed" in out
+
+
+def test_check_option_maps_a_checker_to_another_function(tmp_path, capsys):
+    sub = tmp_path / "answers.py"
+    sub.write_text(RIGHT.replace("def softmax_ce_backward", "def my_grad"))
+    assert g.main([str(sub)]) == 2  # no function with the notebook's name
+    assert "defines none of the exercise functions" in capsys.readouterr().err
+    assert g.main([str(sub), "--check", "check_softmax_ce_backward=my_grad"]) == 0
+    assert g.main([str(sub), "--check", "check_softmax_ce_backward=missing"]) == 2
+    assert "no function 'missing'" in capsys.readouterr().err
+    assert g.main([str(sub), "--check", "check_nothing=my_grad"]) == 2
+    assert "unknown checker" in capsys.readouterr().err
+
+
+def test_bad_submissions_are_reported(tmp_path, capsys):
+    assert g.main([str(tmp_path / "nope.py")]) == 2
+    assert "no submission" in capsys.readouterr().err
+    (tmp_path / "a.txt").write_text("x")
+    assert g.main([str(tmp_path / "a.txt")]) == 2
+    crash = tmp_path / "crash.py"
+    crash.write_text("import numpy as np\n1 / 0\n")
+    assert g.main([str(crash)]) == 2
+    assert "ZeroDivisionError" in capsys.readouterr().err
+
+
+def test_list_and_module_entry_point():
+    run = subprocess.run([sys.executable, "-m", "cnnlib.grade", "--list"], capture_output=True, text=True,
+                         cwd=REPO, timeout=120)
+    assert run.returncode == 0
+    assert "04_rotation_proof" in run.stdout and "check_conv_backward" in run.stdout
+
