@@ -196,7 +196,7 @@ class Conv2D(Layer):
 
     def _prepare(self, x, pad=True):
         x = self._as_input(x)
-        C, KH, KW = self.in_channels, *self.kernel_size
+        C = self.in_channels
         self._expect_ndim(x, 4, f"(N, {C}, H, W)")
         if x.shape[1] != C:
             raise ValueError(f"Conv2D expected x of shape (N, {C}, H, W), got {x.shape}")
