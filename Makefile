@@ -15,8 +15,11 @@ $(BIN)/python:
 setup: $(BIN)/python
 	$(BIN)/python -m pip install -e ".[test]"
 
+# Jupyter refuses to run as root unless told; containers often run as root.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
 lab: setup
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab $(ROOT_FLAG) notebooks/
 
 test: $(BIN)/python
 	$(BIN)/python -m pip install -e ".[test]" $(TORCH)
