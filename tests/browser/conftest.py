@@ -27,7 +27,7 @@ import pytest
 from browser_support import (ACTION_TIMEOUT_MS, CHROMIUM_ARGS, HERE, LAUNCH_TIMEOUT_MS, NOTEBOOKS, REPO, SERVERS,
                              UI, Server, free_port, local_only)
 
-_STAGE = {"start": None, "ran": 0}
+_STAGE = {"start": None, "end": None, "ran": 0}
 
 
 # ---------------------------------------------------------------------------------------------------- pytest hooks
@@ -47,6 +47,12 @@ def pytest_collection_modifyitems(config, items):
 def pytest_runtest_setup(item):
     if _STAGE["start"] is None and item.get_closest_marker("browser"):
         _STAGE["start"] = time.monotonic()
+
+
+def pytest_runtest_logfinish(nodeid, location):
+    # the stage ends with its last browser test, not with the notebooks that pytest runs after it
+    if _STAGE["start"] is not None and "tests/browser/" in nodeid:
+        _STAGE["end"] = time.monotonic()
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -74,7 +80,7 @@ def pytest_runtest_makereport(item, call):
 
 def pytest_terminal_summary(terminalreporter):
     if _STAGE["start"] is not None:
-        took = time.monotonic() - _STAGE["start"]
+        took = (_STAGE["end"] or time.monotonic()) - _STAGE["start"]
         terminalreporter.write_line(f"browser stage: {_STAGE['ran']} tests in {took:.1f} s "
                                     "(servers and browser included)")
 
