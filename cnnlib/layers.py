@@ -463,7 +463,7 @@ class ReLU(Layer):
     def forward(self, x):
         x = self._as_input(x)
         self.cache = x > 0
-        return self._remember(np.fmax(x, 0))  # = x where x > 0, else 0 (NaN too): same as np.where(x > 0, x, 0), faster
+        return self._remember(np.maximum(x, 0))  # NaN stays NaN (np.maximum propagates it), as in PyTorch
 
     def backward(self, dout):
         mask, dout = self._check_dout(dout)
