@@ -7,13 +7,18 @@ BIN := $(VENV)/bin
 # PyTorch is only a test reference. CPU wheel pinned; set TORCH= to skip it (the torch tests then skip).
 TORCH ?= torch==2.13.0
 
-.PHONY: setup lab test test-fast export bench
+.PHONY: setup setup-test lab test test-fast export bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
+# the runtime only: what the notebooks need (no test tools, no PyTorch)
 setup: $(BIN)/python
-	$(BIN)/python -m pip install -e ".[test]"
+	$(BIN)/python -m pip install -e .
+
+# the runtime plus the test tools and the PyTorch reference
+setup-test: $(BIN)/python
+	$(BIN)/python -m pip install -e ".[test]" $(TORCH)
 
 # Jupyter refuses to run as root unless told; containers often run as root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
@@ -21,18 +26,16 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 lab: setup
 	$(BIN)/jupyter lab $(ROOT_FLAG) notebooks/
 
-test: $(BIN)/python
-	$(BIN)/python -m pip install -e ".[test]" $(TORCH)
+test: setup-test
 	bash .ci/install-browser
 	$(BIN)/python -m pytest
 
 # library tests only: no notebooks, no browser
-test-fast: setup
+test-fast: setup-test
 	$(BIN)/python -m pytest tests -m "not browser" -o addopts="-p no:cacheprovider"
 
 export: setup
 	$(BIN)/python -m cnnlib.export
 
-bench: $(BIN)/python
-	$(BIN)/python -m pip install -e ".[test]" $(TORCH)
+bench: setup-test
 	$(BIN)/python benchmarks/throughput.py

@@ -17,10 +17,10 @@ import time
 
 import numpy as np
 from _common import NETS, describe_machine, mnist_dir, set_threads, torch, torch_copy
-from tqdm.auto import tqdm
 
 from cnnlib import SGD, SoftmaxCrossEntropy
 from cnnlib.data import load_mnist
+from cnnlib.progress import progress_bar
 
 TARGETS = {"seed-004": 0.6, "LeNet-5": 0.5}
 LR, MOMENTUM = 0.01, 0.9
@@ -80,10 +80,13 @@ def benchmark(name, batches, rounds, batch_size, warmup=5):
         timed(trainers[lib], data[lib][:warmup])
     samples = len(batches) * batch_size
     rows = []
-    for r in tqdm(range(rounds), desc=name, unit="round"):
+    bar = progress_bar(rounds, desc=name, unit="round")
+    for r in range(rounds):
         order = ("cnnlib", "torch") if r % 2 == 0 else ("torch", "cnnlib")
         times = {lib: timed(trainers[lib], data[lib]) for lib in order}
         rows.append({lib: (samples / t[0], samples / t[1]) for lib, t in times.items()})
+        bar.update(1)
+    bar.close()
     wall_c = np.array([row["cnnlib"][0] for row in rows])
     wall_t = np.array([row["torch"][0] for row in rows])
     cpu_c = np.array([row["cnnlib"][1] for row in rows])

@@ -4,6 +4,7 @@ Modules (one per idea): signal (2-D correlation/convolution), layers, losses, mo
 gradcheck, data (MNIST), train (fit/evaluate), widgets and exercises (for the notebooks).
 """
 
+from . import data  # cnnlib.data.load_mnist() works after a plain `import cnnlib`
 from .gradcheck import check_layer, numerical_gradient, rel_error
 from .layers import AvgPool2D, Conv2D, Dense, Flatten, Layer, MaxPool2D, ReLU, Sigmoid, Tanh
 from .losses import MeanSquaredError, SoftmaxCrossEntropy

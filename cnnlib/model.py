@@ -57,6 +57,23 @@ class Sequential:
             for key, param in layer.params.items():
                 yield f"{i}.{key}", param, layer.grads.get(key)
 
+    def first_nonfinite(self, grads=False):
+        """Describe the first parameter (or, with grads=True, gradient) holding NaN or ±inf, or None if all are finite.
+
+        -> e.g. "layer 0 (Conv2D) parameter W has 1 NaN and 0 inf of 75 values"
+        """
+        for i, layer in enumerate(self.layers):
+            arrays = layer.grads if grads else layer.params
+            for key in layer.params:
+                a = arrays.get(key)
+                if a is None or np.isfinite(a).all():
+                    continue
+                kind = "gradient of" if grads else "parameter"
+                n_nan = int(np.isnan(a).sum())
+                return (f"layer {i} ({type(layer).__name__}) {kind} {key} has {n_nan} NaN and "
+                        f"{int(np.isinf(a).sum())} inf of {a.size} values")
+        return None
+
     def state_dict(self):
         """{name: array} of every parameter (the arrays themselves, not copies)."""
         return {name: p for name, p, _ in self.parameters()}
@@ -82,6 +99,10 @@ class Sequential:
         for name in sorted(set(own) & set(stored)):
             if own[name].shape != stored[name].shape:
                 problems.append(f"{name}: the model has shape {own[name].shape}, the file has {stored[name].shape}")
+        for name in sorted(set(own) & set(stored)):
+            bad = ~np.isfinite(stored[name])
+            if bad.any():
+                problems.append(f"{name} holds {int(bad.sum())} non-finite values (NaN or inf) of {bad.size}")
         if problems:
             raise ValueError(f"Sequential.load: {path} does not match this model; " + "; ".join(problems))
         for name, param in own.items():

