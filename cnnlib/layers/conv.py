@@ -209,8 +209,7 @@ class Conv2D(Layer):
         x, _, (N, F, H_out, W_out) = self._prepare(x, pad=False)
         cols, xp, width = self._columns(x, None)  # (C·KH·KW, N·H_out·width)
         W, b = self.params["W"], self.params["b"]
-        z = W.reshape(F, -1) @ cols  # (F, N·H_out·width): one GEMM for the whole batch
-        z = z.reshape(F, N, H_out, width)[..., :W_out].transpose(1, 0, 2, 3)
+        z = self._correlate(W, cols, N, H_out, W_out, width)
         out = np.empty((N, F, H_out, W_out), dtype=z.dtype)
         np.add(z, b[:, None, None], out=out)  # + b, written straight into NCHW order
         self.cache = {"x_shape": x.shape, "xp_shape": xp.shape, "cols": cols, "xp": xp, "width": width}
@@ -224,18 +223,44 @@ class Conv2D(Layer):
         if "cols" not in cache:  # forward_naive ran: build the columns now
             cache["cols"], _, cache["width"] = self._columns(None, cache["xp"])
         cols, width = cache["cols"], cache["width"]
-        delta = np.zeros((F, N, H_out, width), dtype=dout.dtype)  # δ in the columns' order; extra columns get 0
-        delta[..., :W_out] = dout.transpose(1, 0, 2, 3)
-        delta = delta.reshape(F, -1)
+        delta = self._delta_columns(dout, H_out, width)  # (F, N·H_out·width)
         # ∂C/∂W[f, c, m, k] = Σ over output pixels of δ times the input under tap (c, m, k): one GEMM
         self.grads = {"W": (delta @ cols.T).reshape(W.shape), "b": delta.sum(axis=1)}
-        # each output pixel sends δ · W back to the KH·KW input pixels of its window
-        dcols = W.reshape(F, -1).T @ delta  # (C·KH·KW, N·H_out·width)
+        return self._scatter_back(W, delta, cache["xp_shape"], cache["x_shape"], H_out, W_out)
+
+    # ---- the two halves of the layer, as functions of W ---------------------------------------------
+    # forward gathers (_correlate), backward scatters (_scatter_back). ConvTranspose2D runs the same two halves
+    # the other way round with its own W, so they take W as an argument instead of reading self.params.
+
+    def _correlate(self, W, cols, N, H_out, W_out, width):
+        """z without the bias: W (F, C, KH, KW) times cols (C·KH·KW, N·H_out·width) -> (N, F, H_out, W_out), a view.
+
+        z[n, f, i, j] = Σ_c,m,k W[f, c, m, k] · x_pad[n, c, i·sh + m·dh, j·sw + k·dw], one GEMM for the whole batch.
+        """
+        F = W.shape[0]
+        z = W.reshape(F, -1) @ cols  # (F, N·H_out·width)
+        return z.reshape(F, N, H_out, width)[..., :W_out].transpose(1, 0, 2, 3)
+
+    def _delta_columns(self, dout, H_out, width):
+        """dout (N, F, h, w) -> δ (F, N·H_out·width), one column per output pixel in the order of cols.
+
+        Places that dout does not cover get δ = 0: the extra columns of the flat layout and, when ConvTranspose2D
+        calls this with its x as δ, the rows and columns that its output_padding adds.
+        """
+        N, F, h, w = dout.shape
+        delta = np.zeros((F, N, H_out, width), dtype=dout.dtype)
+        delta[:, :, :h, :w] = dout.transpose(1, 0, 2, 3)
+        return delta.reshape(F, -1)
+
+    def _scatter_back(self, W, delta, xp_shape, x_shape, H_out, W_out):
+        """∂C/∂x (N, C, H, W) from δ (F, N·H_out·width) and W (F, C, KH, KW): each output pixel sends δ · W back
+        onto the KH·KW input pixels of its window (col2im adds them up), then the padding is cropped."""
+        dcols = W.reshape(W.shape[0], -1).T @ delta  # (C·KH·KW, N·H_out·width)
         if self.stride == (1, 1):
-            dxp = self._flat_col2im(dcols, cache["xp_shape"], H_out)
+            dxp = self._flat_col2im(dcols, xp_shape, H_out)
         else:
-            dxp = self._col2im(dcols, cache["xp_shape"], H_out, W_out)
-        return self._crop(dxp, cache["x_shape"])
+            dxp = self._col2im(dcols, xp_shape, H_out, W_out)
+        return self._crop(dxp, x_shape)
 
     # ---- naive reference: the equations as loops ----------------------------------------------------
     def forward_naive(self, x):
