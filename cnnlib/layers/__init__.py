@@ -17,6 +17,7 @@ equations in the notebooks. They fill the same cache and the same grads, and tes
 from ._base import Layer
 from .activations import ReLU, Sigmoid, Tanh
 from .conv import Conv2D
+from .conv_transpose import ConvTranspose2D
 from .dense import Dense
 from .pooling import AvgPool2D, MaxPool2D
 from .reshape import Flatten
@@ -24,6 +25,7 @@ from .reshape import Flatten
 __all__ = [
     "Layer",
     "Conv2D",
+    "ConvTranspose2D",
     "Dense",
     "ReLU",
     "Sigmoid",
