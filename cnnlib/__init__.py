@@ -6,7 +6,7 @@ gradcheck, data (MNIST), train (fit/evaluate), widgets and exercises (for the no
 
 from . import data  # cnnlib.data.load_mnist() works after a plain `import cnnlib`
 from .gradcheck import check_layer, numerical_gradient, rel_error
-from .layers import AvgPool2D, Conv2D, Dense, Flatten, Layer, MaxPool2D, ReLU, Sigmoid, Tanh
+from .layers import AvgPool2D, Conv2D, ConvTranspose2D, Dense, Flatten, Layer, MaxPool2D, ReLU, Sigmoid, Tanh
 from .losses import MeanSquaredError, SoftmaxCrossEntropy
 from .model import Sequential
 from .optim import SGD
@@ -15,7 +15,7 @@ from .signal import convolve2d, correlate2d, rot180
 __version__ = "0.1.0"
 
 __all__ = [
-    "AvgPool2D", "Conv2D", "Dense", "Flatten", "Layer", "MaxPool2D", "ReLU", "Sigmoid", "Tanh",
+    "AvgPool2D", "Conv2D", "ConvTranspose2D", "Dense", "Flatten", "Layer", "MaxPool2D", "ReLU", "Sigmoid", "Tanh",
     "MeanSquaredError", "SoftmaxCrossEntropy", "Sequential", "SGD",
     "check_layer", "numerical_gradient", "rel_error", "convolve2d", "correlate2d", "rot180",
 ]

@@ -17,12 +17,23 @@ def conv(*args, **kw):
     return layers.Conv2D(*args, rng=np.random.default_rng(0), **kw)
 
 
+def tconv(*args, **kw):
+    return layers.ConvTranspose2D(*args, rng=np.random.default_rng(0), **kw)
+
+
 @pytest.mark.parametrize("make,x,exc,match", [
     (lambda: conv(3, 2, 3), np.ones((2, 2, 8, 8)), ValueError, r"Conv2D expected x of shape \(N, 3, H, W\), got \(2, 2, 8, 8\)"),
     (lambda: conv(1, 2, 3), np.ones((8, 8)), ValueError, r"Conv2D expected x of shape \(N, 1, H, W\) \(4 dimensions\), got \(8, 8\)"),
     (lambda: conv(1, 2, 5), np.ones((1, 1, 4, 4)), ValueError, r"Conv2D kernel 5x5 .* larger than the padded input 4x4"),
     (lambda: conv(1, 2, 3, dilation=3), np.ones((1, 1, 6, 6)), ValueError, r"dilated footprint 7x7"),
     (lambda: conv(1, 2, 3), np.ones((0, 1, 8, 8)), ValueError, r"Conv2D got an empty batch"),
+    (lambda: tconv(3, 2, 3), np.ones((2, 2, 4, 4)), ValueError, r"ConvTranspose2D expected x of shape \(N, 3, H, W\), got \(2, 2, 4, 4\)"),
+    (lambda: tconv(1, 2, 3), np.ones((4, 4)), ValueError, r"ConvTranspose2D expected x of shape \(N, 1, H, W\) \(4 dimensions\), got \(4, 4\)"),
+    (lambda: tconv(1, 2, 3), np.ones((0, 1, 4, 4)), ValueError, r"ConvTranspose2D got an empty batch"),
+    (lambda: tconv(1, 2, 3), np.ones((1, 1, 0, 4)), ValueError, r"ConvTranspose2D expected x with H, W >= 1, got shape \(1, 1, 0, 4\)"),
+    (lambda: tconv(1, 2, 2, padding=2), np.ones((1, 1, 2, 5)), ValueError,
+     r"ConvTranspose2D expected an output of at least 1x1, got -1x2: x has H, W = 2, 5, which gives 3x6 before padding=\(2, 2\)"),
+    (lambda: tconv(1, 2, 3), np.array([["a"]]), TypeError, r"ConvTranspose2D expected a numeric array"),
     (lambda: layers.Dense(4, 2), np.ones((3, 5)), ValueError, r"Dense expected x of shape \(N, 4\), got \(3, 5\)"),
     (lambda: layers.Dense(4, 2), np.ones((3, 2, 2)), ValueError, r"Dense expected x of shape \(N, 4\) \(2 dimensions\)"),
     (lambda: layers.MaxPool2D(3), np.ones((1, 1, 2, 5)), ValueError, r"MaxPool2D window 3x3 is larger than the input 2x5"),
@@ -47,6 +58,23 @@ def test_forward_rejects_bad_x(make, x, exc, match):
     (lambda: conv(1, 2, 2.5), TypeError, r"Conv2D expected kernel_size to be an int or a pair of ints, got 2.5"),
     (lambda: conv(0, 2, 3), ValueError, r"Conv2D expected in_channels >= 1, got 0"),
     (lambda: conv(1, 2, 3, dtype=np.int32), TypeError, r"Conv2D expected dtype float32 or float64, got int32"),
+    (lambda: tconv(0, 2, 3), ValueError, r"ConvTranspose2D expected in_channels >= 1, got 0"),
+    (lambda: tconv(1, 0, 3), ValueError, r"ConvTranspose2D expected out_channels >= 1, got 0"),
+    (lambda: tconv(1, 2, 0), ValueError, r"ConvTranspose2D expected kernel_size >= 1, got 0"),
+    (lambda: tconv(1, 2, 2.5), TypeError, r"ConvTranspose2D expected kernel_size to be an int or a pair of ints, got 2.5"),
+    (lambda: tconv(1, 2, 3, stride=(1, -2)), ValueError, r"ConvTranspose2D expected stride >= 1, got \(1, -2\)"),
+    (lambda: tconv(1, 2, 3, dilation=0), ValueError, r"ConvTranspose2D expected dilation >= 1"),
+    (lambda: tconv(1, 2, 3, padding=-1), ValueError, r"ConvTranspose2D expected padding >= 0, got -1"),
+    (lambda: tconv(1, 2, 3, padding="same"), ValueError, r"ConvTranspose2D expected padding as an int or a pair of ints >= 0, got 'same'"),
+    (lambda: tconv(1, 2, 3, padding=(1, 2, 3)), ValueError, r"ConvTranspose2D expected padding as an int or a pair"),
+    (lambda: tconv(1, 2, 3, output_padding=-1), ValueError, r"ConvTranspose2D expected output_padding >= 0, got -1"),
+    (lambda: tconv(1, 2, 3, stride=2, output_padding=2), ValueError,
+     r"ConvTranspose2D expected output_padding smaller than the stride or the dilation \(each axis\), "
+     r"got output_padding=\(2, 2\) with stride=\(2, 2\), dilation=\(1, 1\)"),
+    (lambda: tconv(1, 2, 3, output_padding=1), ValueError, r"ConvTranspose2D expected output_padding smaller than the stride"),
+    (lambda: tconv(1, 2, 3, stride=(2, 1), output_padding=(1, 1)), ValueError, r"output_padding=\(1, 1\) with stride=\(2, 1\)"),
+    (lambda: tconv(1, 2, 3, output_padding=1.0), TypeError, r"ConvTranspose2D expected output_padding to be an int or a pair of ints"),
+    (lambda: tconv(1, 2, 3, dtype=np.int32), TypeError, r"ConvTranspose2D expected dtype float32 or float64, got int32"),
     (lambda: layers.Dense(0, 3), ValueError, r"Dense expected in_features >= 1, got 0"),
     (lambda: layers.MaxPool2D(0), ValueError, r"MaxPool2D expected kernel_size >= 1"),
     (lambda: layers.AvgPool2D(2, stride=0), ValueError, r"AvgPool2D expected stride >= 1"),
@@ -61,6 +89,7 @@ def test_constructors_reject_bad_hyperparameters(make, exc, match):
 
 @pytest.mark.parametrize("make,x", [
     (lambda: conv(1, 2, 3), np.ones((2, 1, 6, 6))),
+    (lambda: tconv(1, 2, 3, stride=2, output_padding=1), np.ones((2, 1, 3, 4))),
     (lambda: layers.Dense(3, 2), np.ones((2, 3))),
     (layers.ReLU, np.ones((2, 3))),
     (layers.Sigmoid, np.ones((2, 3))),

@@ -1,0 +1,94 @@
+"""The Layer protocol every layer follows, and the small argument checks the layers share.
+
+See the package docstring (``cnnlib/layers/__init__.py``) for the protocol and the letters used in shapes.
+"""
+
+import numpy as np
+
+from ..signal import _four, _pair  # noqa: F401  (re-exported: every layer module takes them from here)
+
+
+class Layer:
+    """Base class: holds ``params``, ``grads`` and the forward ``cache``; checks inputs with clear errors."""
+
+    dtype = None  # layers with parameters compute in their own dtype; the others keep the input's float dtype
+
+    def __init__(self):
+        self.params = {}
+        self.grads = {}
+        self.cache = None
+        self._out_shape = None
+
+    def __call__(self, x):
+        return self.forward(x)
+
+    @property
+    def name(self):
+        return type(self).__name__
+
+    def __repr__(self):
+        return f"{self.name}()"
+
+    def forward(self, x):
+        raise NotImplementedError
+
+    def backward(self, dout):
+        raise NotImplementedError
+
+    # ---- input checks shared by every layer -------------------------------------------------------------
+    def _as_input(self, x):
+        """Return x as a float array: integer or bool input (uint8 images) is cast, never wrapped."""
+        x = np.asarray(x)
+        if not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
+            raise TypeError(f"{self.name} expected a numeric array, got dtype {x.dtype}")
+        if np.iscomplexobj(x):
+            raise TypeError(f"{self.name} expected a real array, got dtype {x.dtype}")
+        if self.dtype is not None:
+            return x.astype(self.dtype, copy=False)
+        if not np.issubdtype(x.dtype, np.floating):
+            return x.astype(np.float64)
+        return x
+
+    def _expect_ndim(self, x, ndim, layout):
+        if x.ndim != ndim:
+            raise ValueError(f"{self.name} expected x of shape {layout} ({ndim} dimensions), got {x.shape}")
+        if x.shape[0] == 0:
+            raise ValueError(f"{self.name} got an empty batch: x has shape {x.shape}")
+
+    def _remember(self, out):
+        self._out_shape = out.shape
+        return out
+
+    def _cached(self):
+        if self.cache is None:
+            raise RuntimeError(f"{self.name}.backward called before forward: run forward(x) first")
+        return self.cache
+
+    def _check_dout(self, dout):
+        cache = self._cached()
+        dout = np.asarray(dout)
+        if dout.shape != self._out_shape:
+            raise ValueError(
+                f"{self.name}.backward expected dout of shape {self._out_shape} (the shape forward returned), "
+                f"got {dout.shape}"
+            )
+        if not np.issubdtype(dout.dtype, np.floating):
+            dout = dout.astype(self.dtype or np.float64)
+        elif self.dtype is not None:
+            dout = dout.astype(self.dtype, copy=False)
+        return cache, dout
+
+
+def _positive_int(v, name, owner):
+    if not isinstance(v, (int, np.integer)) or isinstance(v, bool):
+        raise TypeError(f"{owner} expected {name} to be an int, got {v!r}")
+    if v < 1:
+        raise ValueError(f"{owner} expected {name} >= 1, got {v}")
+    return int(v)
+
+
+def _float_dtype(dtype, owner):
+    dtype = np.dtype(dtype)
+    if dtype not in (np.float32, np.float64):
+        raise TypeError(f"{owner} expected dtype float32 or float64, got {dtype}")
+    return dtype

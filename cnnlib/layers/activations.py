@@ -1,0 +1,49 @@
+"""Element-wise activations: ReLU, Sigmoid, Tanh. Any shape in, same shape out."""
+
+import numpy as np
+
+from ._base import Layer
+
+
+class ReLU(Layer):
+    """ReLU(x) = max(x, 0). Any shape in, same shape out.
+
+    Backward: ∂C/∂x = dout · 1[x > 0]. At exactly x = 0 the derivative does not exist; like PyTorch we use 0.
+    """
+
+    def forward(self, x):
+        x = self._as_input(x)
+        self.cache = x > 0
+        return self._remember(np.maximum(x, 0))  # NaN stays NaN (np.maximum propagates it), as in PyTorch
+
+    def backward(self, dout):
+        mask, dout = self._check_dout(dout)
+        return dout * mask
+
+
+class Sigmoid(Layer):
+    """σ(x) = 1 / (1 + e^{-x}). Any shape. Backward: ∂C/∂x = dout · σ(x)(1 - σ(x))."""
+
+    def forward(self, x):
+        x = self._as_input(x)
+        y = np.exp(-np.logaddexp(0, -x)).astype(x.dtype, copy=False)  # stable for large |x|
+        self.cache = y
+        return self._remember(y)
+
+    def backward(self, dout):
+        y, dout = self._check_dout(dout)
+        return dout * y * (1 - y)
+
+
+class Tanh(Layer):
+    """tanh(x). Any shape. Backward: ∂C/∂x = dout · (1 - tanh²(x))."""
+
+    def forward(self, x):
+        x = self._as_input(x)
+        y = np.tanh(x)
+        self.cache = y
+        return self._remember(y)
+
+    def backward(self, dout):
+        y, dout = self._check_dout(dout)
+        return dout * (1 - y * y)

@@ -1,0 +1,300 @@
+"""Conv2D: the convolution layer, with its im2col / col2im machinery and its naive loop reference."""
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided, sliding_window_view
+
+from ._base import Layer, _float_dtype, _four, _pair, _positive_int
+
+
+class Conv2D(Layer):
+    """2-D convolution layer. Like every deep-learning framework, it computes a cross-correlation.
+
+    x: (N, C, H, W)  ->  z: (N, F, H_out, W_out)
+    params["W"]: (F, C, KH, KW), params["b"]: (F,)
+
+        z[n, f, i, j] = b[f] + Σ_c Σ_m Σ_k  x_pad[n, c, i·sh + m·dh, j·sw + k·dw] · W[f, c, m, k]
+        H_out = 1 + (H + pad_top + pad_bottom - dh·(KH - 1) - 1) // sh      (W_out likewise)
+
+    kernel_size, stride and dilation: an int or a pair. padding: an int, a pair, or "valid" (0), "same"
+    (output as large as the input; stride 1 only; an odd total is split with the extra row/column at the
+    bottom/right, as PyTorch does) or "full" (dh·(KH - 1) on every side).
+
+    Backward (notebooks 04 and 05):
+        ∂C/∂b[f]          = Σ_n,i,j δ[n, f, i, j]
+        ∂C/∂W[f, c, m, k] = Σ_n,i,j δ[n, f, i, j] · x_pad[n, c, i·sh + m·dh, j·sw + k·dw]
+        ∂C/∂x_pad         = every δ[n, f, i, j] sends W[f] back onto the window it came from; cropping the
+                            padding gives ∂C/∂x. For stride 1 this is the full correlation of δ with rot180(W).
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, *,
+                 rng=None, dtype=np.float64):
+        super().__init__()
+        self.in_channels = _positive_int(in_channels, "in_channels", "Conv2D")
+        self.out_channels = _positive_int(out_channels, "out_channels", "Conv2D")
+        self.kernel_size = _pair(kernel_size, "kernel_size", "Conv2D")
+        self.stride = _pair(stride, "stride", "Conv2D")
+        self.dilation = _pair(dilation, "dilation", "Conv2D")
+        self.dtype = _float_dtype(dtype, "Conv2D")
+        self.padding = padding
+        self.pad = self._resolve_padding(padding)  # (top, bottom, left, right)
+
+        rng = np.random.default_rng() if rng is None else rng
+        KH, KW = self.kernel_size
+        fan_in = self.in_channels * KH * KW
+        bound = np.sqrt(6.0 / fan_in)  # He-uniform: keeps the variance of ReLU activations steady
+        W = rng.uniform(-bound, bound, size=(self.out_channels, self.in_channels, KH, KW))
+        self.params = {"W": W.astype(self.dtype), "b": np.zeros(self.out_channels, dtype=self.dtype)}
+
+    def _resolve_padding(self, padding):
+        (KH, KW), (dh, dw) = self.kernel_size, self.dilation
+        if isinstance(padding, str):
+            if padding == "valid":
+                return (0, 0, 0, 0)
+            if padding == "full":
+                return (dh * (KH - 1),) * 2 + (dw * (KW - 1),) * 2
+            if padding == "same":
+                if self.stride != (1, 1):
+                    raise ValueError(f"Conv2D padding='same' needs stride 1, got stride={self.stride}")
+                th, tw = dh * (KH - 1), dw * (KW - 1)
+                return (th // 2, th - th // 2, tw // 2, tw - tw // 2)
+            raise ValueError(f"Conv2D expected padding to be an int, a pair, 'valid', 'same' or 'full', got {padding!r}")
+        if not np.isscalar(padding) and len(tuple(padding)) != 2:
+            raise ValueError(f"Conv2D expected padding as an int or a pair, got {padding!r}")
+        return _four(padding, "Conv2D")
+
+    def __repr__(self):
+        return (f"Conv2D({self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, padding={self.padding!r}, dilation={self.dilation})")
+
+    # ---- shared bookkeeping ---------------------------------------------------------------------------
+    def output_shape(self, input_shape):
+        """(N, C, H, W) -> (N, F, H_out, W_out), or a ValueError if the kernel does not fit."""
+        N, C, H, W = input_shape
+        top, bottom, left, right = self.pad
+        (KH, KW), (sh, sw), (dh, dw) = self.kernel_size, self.stride, self.dilation
+        Hp, Wp = H + top + bottom, W + left + right
+        eh, ew = dh * (KH - 1) + 1, dw * (KW - 1) + 1  # the kernel's footprint once dilated
+        if eh > Hp or ew > Wp:
+            raise ValueError(
+                f"Conv2D kernel {KH}x{KW} (dilated footprint {eh}x{ew}) is larger than the padded input "
+                f"{Hp}x{Wp} (x has H, W = {H}, {W}, padding {self.pad})"
+            )
+        return N, self.out_channels, (Hp - eh) // sh + 1, (Wp - ew) // sw + 1
+
+    def _prepare(self, x, pad=True):
+        x = self._as_input(x)
+        C = self.in_channels
+        self._expect_ndim(x, 4, f"(N, {C}, H, W)")
+        if x.shape[1] != C:
+            raise ValueError(f"Conv2D expected x of shape (N, {C}, H, W), got {x.shape}")
+        out_shape = self.output_shape(x.shape)
+        if not pad:
+            return x, None, out_shape
+        top, bottom, left, right = self.pad
+        xp = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right))) if any(self.pad) else x
+        return x, xp, out_shape
+
+    def _windows(self, xp, H_out, W_out):
+        """A strided view of xp: (N, C, H_out, W_out, KH, KW), entry [n, c, i, j, m, k] = x_pad[n, c, i·sh+m·dh, j·sw+k·dw]."""
+        (KH, KW), (sh, sw), (dh, dw) = self.kernel_size, self.stride, self.dilation
+        v = sliding_window_view(xp, (dh * (KH - 1) + 1, dw * (KW - 1) + 1), axis=(2, 3))
+        return v[:, :, ::sh, ::sw, ::dh, ::dw][:, :, :H_out, :W_out]
+
+    def _tap_slices(self, m, k, H_out, W_out):
+        """The entries of x_pad that kernel tap (m, k) touches, over all output positions."""
+        (sh, sw), (dh, dw) = self.stride, self.dilation
+        return (slice(None), slice(None),
+                slice(m * dh, m * dh + (H_out - 1) * sh + 1, sh),
+                slice(k * dw, k * dw + (W_out - 1) * sw + 1, sw))
+
+    def _crop(self, dxp, x_shape):
+        top, _, left, _ = self.pad
+        return dxp[:, :, top:top + x_shape[2], left:left + x_shape[3]]
+
+    # ---- fast path: im2col + one matrix product -----------------------------------------------------
+    # The columns matrix has one row per kernel tap (c, m, k), in the order of W.reshape(F, -1), and one column
+    # per output pixel, so the layer is one GEMM: z = W (F, C·KH·KW) @ cols.
+    #
+    # Stride 1 (the common case) uses a "flat" layout: x_pad is stored channel-major, (C, N, H_pad + 1, W_pad),
+    # and each image is read as one long row. Tap (m, k) then sees the contiguous run that starts at
+    # m·dh·W_pad + k·dw, so every row of cols is a plain shifted copy and col2im is KH·KW shifted adds. The price
+    # is W_pad - W_out extra output columns per row (they straddle two image rows); forward drops them, and
+    # backward gives them δ = 0 so they add nothing. The spare zero row keeps the last shifted run in bounds.
+    # Other strides use the windows view of x_pad (N, C, H_out, W_out, KH, KW), copied in the same row order.
+
+    def _flat_buffer(self, a, top, left, Hp, Wp):
+        """a: (N, C, H, W) placed at (top, left) in a zero (C, N, Hp + 1, Wp) buffer: x_pad, channel-major."""
+        N, C, H, W = a.shape
+        buf = np.zeros((C, N, Hp + 1, Wp), dtype=a.dtype)
+        buf[:, :, top:top + H, left:left + W] = a.transpose(1, 0, 2, 3)
+        return buf
+
+    def _flat_cols(self, buf, H_out):
+        """buf (C, N, H_pad + 1, W_pad) -> cols (C·KH·KW, N·H_out·W_pad), one strided view copied once.
+
+        cols[(c, m, k), (n, q)] = buf[c, n].flat[q + m·dh·W_pad + k·dw], i.e. x_pad[n, c, i + m·dh, j + k·dw]
+        for q = i·W_pad + j with j < W_out (the columns j >= W_out are the extra ones).
+        """
+        C, N, _, Wp = buf.shape
+        (KH, KW), (dh, dw) = self.kernel_size, self.dilation
+        flat = buf.reshape(C, N, -1)
+        sc, sn, s1 = flat.strides
+        taps = as_strided(flat, (C, KH, KW, N, H_out * Wp), (sc, dh * Wp * s1, dw * s1, sn, s1), writeable=False)
+        cols = np.empty(taps.shape, dtype=buf.dtype)
+        np.copyto(cols, taps)
+        return cols.reshape(C * KH * KW, N * H_out * Wp)
+
+    def _flat_col2im(self, dcols, xp_shape, H_out):
+        """The adjoint of _flat_cols: dcols (C·KH·KW, N·H_out·W_pad) -> dx_pad (N, C, H_pad, W_pad) (a view)."""
+        N, C, Hp, Wp = xp_shape
+        (KH, KW), (dh, dw) = self.kernel_size, self.dilation
+        dcols = dcols.reshape(C, KH, KW, N, H_out * Wp)
+        dbuf = np.zeros((C, N, Hp + 1, Wp), dtype=dcols.dtype)
+        flat = dbuf.reshape(C, N, -1)
+        for m in range(KH):
+            for k in range(KW):
+                start = m * dh * Wp + k * dw
+                run = flat[:, :, start:start + H_out * Wp]
+                run += dcols[:, m, k]
+        return dbuf[:, :, :Hp].transpose(1, 0, 2, 3)
+
+    def _im2col(self, xp, H_out, W_out):
+        """Any stride: xp (N, C, H_pad, W_pad) -> cols (C·KH·KW, N·H_out·W_out) from the windows view."""
+        N, C = xp.shape[:2]
+        KH, KW = self.kernel_size
+        cols = np.empty((C, KH, KW, N, H_out, W_out), dtype=xp.dtype)
+        np.copyto(cols, self._windows(xp, H_out, W_out).transpose(1, 4, 5, 0, 2, 3))
+        return cols.reshape(C * KH * KW, N * H_out * W_out)
+
+    def _col2im(self, dcols, xp_shape, H_out, W_out):
+        """The adjoint of _im2col: dcols (C·KH·KW, N·H_out·W_out) -> dx_pad (N, C, H_pad, W_pad), one strided add
+        per kernel tap (each window entry goes back, added, onto the x_pad pixel it was copied from)."""
+        N, C = xp_shape[:2]
+        KH, KW = self.kernel_size
+        dcols = dcols.reshape(C, KH, KW, N, H_out, W_out)
+        dxp = np.zeros(xp_shape, dtype=dcols.dtype)
+        channel_major = dxp.transpose(1, 0, 2, 3)  # (C, N, ...) view, the axis order of dcols
+        for m in range(KH):
+            for k in range(KW):
+                tap = channel_major[self._tap_slices(m, k, H_out, W_out)]
+                tap += dcols[:, m, k]
+        return dxp
+
+    def _columns(self, x, xp):
+        """-> (cols, xp, width): the columns matrix, x_pad (N, C, H_pad, W_pad) and the number of output columns
+        per row that cols computes (W_pad in the flat layout, W_out otherwise). Pass x, or xp if already padded."""
+        N, F, H_out, W_out = self.output_shape(x.shape if x is not None else self._unpadded_shape(xp.shape))
+        if self.stride == (1, 1):
+            top, bottom, left, right = self.pad
+            if xp is None:
+                N, C, H, W = x.shape
+                Hp, Wp = H + top + bottom, W + left + right
+                buf = self._flat_buffer(x, top, left, Hp, Wp)
+            else:
+                Hp, Wp = xp.shape[2:]
+                buf = self._flat_buffer(xp, 0, 0, Hp, Wp)
+            return self._flat_cols(buf, H_out), buf[:, :, :Hp].transpose(1, 0, 2, 3), Wp
+        if xp is None:
+            top, bottom, left, right = self.pad
+            xp = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right))) if any(self.pad) else x
+        return self._im2col(xp, H_out, W_out), xp, W_out
+
+    def _unpadded_shape(self, xp_shape):
+        top, bottom, left, right = self.pad
+        N, C, Hp, Wp = xp_shape
+        return N, C, Hp - top - bottom, Wp - left - right
+
+    def forward(self, x):
+        """x: (N, C, H, W) -> (N, F, H_out, W_out)."""
+        x, _, (N, F, H_out, W_out) = self._prepare(x, pad=False)
+        cols, xp, width = self._columns(x, None)  # (C·KH·KW, N·H_out·width)
+        W, b = self.params["W"], self.params["b"]
+        z = self._correlate(W, cols, N, H_out, W_out, width)
+        out = np.empty((N, F, H_out, W_out), dtype=z.dtype)
+        np.add(z, b[:, None, None], out=out)  # + b, written straight into NCHW order
+        self.cache = {"x_shape": x.shape, "xp_shape": xp.shape, "cols": cols, "xp": xp, "width": width}
+        return self._remember(out)
+
+    def backward(self, dout):
+        """dout: (N, F, H_out, W_out) -> dx: (N, C, H, W); fills grads["W"] (F, C, KH, KW) and grads["b"] (F,)."""
+        cache, dout = self._check_dout(dout)
+        N, F, H_out, W_out = dout.shape
+        W = self.params["W"]
+        if "cols" not in cache:  # forward_naive ran: build the columns now
+            cache["cols"], _, cache["width"] = self._columns(None, cache["xp"])
+        cols, width = cache["cols"], cache["width"]
+        delta = self._delta_columns(dout, H_out, width)  # (F, N·H_out·width)
+        # ∂C/∂W[f, c, m, k] = Σ over output pixels of δ times the input under tap (c, m, k): one GEMM
+        self.grads = {"W": (delta @ cols.T).reshape(W.shape), "b": delta.sum(axis=1)}
+        return self._scatter_back(W, delta, cache["xp_shape"], cache["x_shape"], H_out, W_out)
+
+    # ---- the two halves of the layer, as functions of W ---------------------------------------------
+    # forward gathers (_correlate), backward scatters (_scatter_back). ConvTranspose2D runs the same two halves
+    # the other way round with its own W, so they take W as an argument instead of reading self.params.
+
+    def _correlate(self, W, cols, N, H_out, W_out, width):
+        """z without the bias: W (F, C, KH, KW) times cols (C·KH·KW, N·H_out·width) -> (N, F, H_out, W_out), a view.
+
+        z[n, f, i, j] = Σ_c,m,k W[f, c, m, k] · x_pad[n, c, i·sh + m·dh, j·sw + k·dw], one GEMM for the whole batch.
+        """
+        F = W.shape[0]
+        z = W.reshape(F, -1) @ cols  # (F, N·H_out·width)
+        return z.reshape(F, N, H_out, width)[..., :W_out].transpose(1, 0, 2, 3)
+
+    def _delta_columns(self, dout, H_out, width):
+        """dout (N, F, h, w) -> δ (F, N·H_out·width), one column per output pixel in the order of cols.
+
+        Places that dout does not cover get δ = 0: the extra columns of the flat layout and, when ConvTranspose2D
+        calls this with its x as δ, the rows and columns that its output_padding adds.
+        """
+        N, F, h, w = dout.shape
+        delta = np.zeros((F, N, H_out, width), dtype=dout.dtype)
+        delta[:, :, :h, :w] = dout.transpose(1, 0, 2, 3)
+        return delta.reshape(F, -1)
+
+    def _scatter_back(self, W, delta, xp_shape, x_shape, H_out, W_out):
+        """∂C/∂x (N, C, H, W) from δ (F, N·H_out·width) and W (F, C, KH, KW): each output pixel sends δ · W back
+        onto the KH·KW input pixels of its window (col2im adds them up), then the padding is cropped."""
+        dcols = W.reshape(W.shape[0], -1).T @ delta  # (C·KH·KW, N·H_out·width)
+        if self.stride == (1, 1):
+            dxp = self._flat_col2im(dcols, xp_shape, H_out)
+        else:
+            dxp = self._col2im(dcols, xp_shape, H_out, W_out)
+        return self._crop(dxp, x_shape)
+
+    # ---- naive reference: the equations as loops ----------------------------------------------------
+    def forward_naive(self, x):
+        """Same result as ``forward``, one output pixel at a time."""
+        x, xp, (N, F, H_out, W_out) = self._prepare(x)
+        (KH, KW), (sh, sw), (dh, dw) = self.kernel_size, self.stride, self.dilation
+        W, b = self.params["W"], self.params["b"]
+        z = np.zeros((N, F, H_out, W_out), dtype=self.dtype)
+        for n in range(N):
+            for f in range(F):
+                for i in range(H_out):
+                    for j in range(W_out):
+                        window = xp[n, :, i * sh:i * sh + dh * (KH - 1) + 1:dh, j * sw:j * sw + dw * (KW - 1) + 1:dw]
+                        z[n, f, i, j] = np.sum(window * W[f]) + b[f]
+        self.cache = {"x_shape": x.shape, "xp_shape": xp.shape, "xp": xp}
+        return self._remember(z)
+
+    def backward_naive(self, dout):
+        """Same result as ``backward``: each δ[n, f, i, j] adds its share to dW, db and dx."""
+        cache, dout = self._check_dout(dout)
+        N, F, H_out, W_out = dout.shape
+        (KH, KW), (sh, sw), (dh, dw) = self.kernel_size, self.stride, self.dilation
+        W, xp = self.params["W"], cache["xp"]
+        dW, db = np.zeros_like(W), np.zeros_like(self.params["b"])
+        dxp = np.zeros(cache["xp_shape"], dtype=self.dtype)
+        for n in range(N):
+            for f in range(F):
+                for i in range(H_out):
+                    for j in range(W_out):
+                        rows = slice(i * sh, i * sh + dh * (KH - 1) + 1, dh)
+                        cols = slice(j * sw, j * sw + dw * (KW - 1) + 1, dw)
+                        d = dout[n, f, i, j]
+                        db[f] += d                          # ∂z/∂b = 1
+                        dW[f] += d * xp[n, :, rows, cols]   # ∂z/∂W = the input window
+                        dxp[n, :, rows, cols] += d * W[f]   # ∂z/∂x = the weight that touched it
+        self.grads = {"W": dW, "b": db}
+        return self._crop(dxp, cache["x_shape"])
