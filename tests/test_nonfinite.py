@@ -20,6 +20,7 @@ def _layers_and_inputs():
     return [
         ("Conv2D", layers.Conv2D(2, 3, 3, padding=1, rng=rng), x4),
         ("Conv2D strided", layers.Conv2D(2, 3, (2, 3), stride=2, dilation=(1, 2), rng=rng), x4),
+        ("ConvTranspose2D", layers.ConvTranspose2D(2, 3, 3, stride=2, padding=1, output_padding=1, rng=rng), x4),
         ("Dense", layers.Dense(5, 4, rng=rng), rng.standard_normal((3, 5))),
         ("ReLU", layers.ReLU(), x4),
         ("Sigmoid", layers.Sigmoid(), x4),
@@ -38,6 +39,10 @@ def _torch_forward(name, layer, x):
     if name.startswith("Conv2D"):
         return F.conv2d(t, torch.from_numpy(layer.params["W"]), torch.from_numpy(layer.params["b"]),
                         stride=layer.stride, padding=layer.padding, dilation=layer.dilation).numpy()
+    if name == "ConvTranspose2D":
+        return F.conv_transpose2d(t, torch.from_numpy(layer.params["W"]), torch.from_numpy(layer.params["b"]),
+                                  stride=layer.stride, padding=layer.padding, output_padding=layer.output_padding,
+                                  dilation=layer.dilation).numpy()
     if name == "Dense":
         return F.linear(t, torch.from_numpy(layer.params["W"]), torch.from_numpy(layer.params["b"])).numpy()
     if name.startswith("MaxPool2D"):
