@@ -57,5 +57,6 @@ def progress_bar(total, desc, unit, enabled=True, stream=None):
         return _notebook_bar(total=total, desc=desc, unit=unit)
     if getattr(stream, "isatty", lambda: False)():
         return tqdm(total=total, desc=desc, unit=unit, file=stream)
-    return tqdm(total=total, desc=desc, unit=unit, file=stream, mininterval=LOG_INTERVAL, maxinterval=LOG_INTERVAL,
-                ascii=True)
+    # miniters=1: every update compares the clock with mininterval, and tqdm's monitor thread (which would refresh
+    # a bar it thinks is stalled) stays out of the way
+    return tqdm(total=total, desc=desc, unit=unit, file=stream, mininterval=LOG_INTERVAL, miniters=1, ascii=True)
