@@ -1,7 +1,8 @@
 """cnnlib: backpropagation in convolutional networks, written to be read.
 
 Modules (one per idea): signal (2-D correlation/convolution), layers, losses, model (Sequential), optim (SGD),
-gradcheck, data (MNIST), train (fit/evaluate), widgets and exercises (for the notebooks).
+gradcheck, autodiff (a small reverse-mode engine), data (MNIST), train (fit/evaluate), widgets and exercises
+(for the notebooks).
 """
 
 from .gradcheck import check_layer, numerical_gradient, rel_error
