@@ -1,7 +1,8 @@
 """cnnlib: backpropagation in convolutional networks, written to be read.
 
 Modules (one per idea): signal (2-D correlation/convolution), layers, losses, model (Sequential), optim (SGD),
-gradcheck, data (MNIST), train (fit/evaluate), widgets and exercises (for the notebooks).
+gradcheck, autodiff (a small reverse-mode engine), data (MNIST), train (fit/evaluate), widgets and exercises
+(for the notebooks).
 """
 
 from . import data  # cnnlib.data.load_mnist() works after a plain `import cnnlib`

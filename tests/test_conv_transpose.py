@@ -223,6 +223,21 @@ def test_identity_holds_for_the_naive_loops_too(cfg):
     np.testing.assert_allclose(y, conv.backward_naive(padded_to(x, z.shape)), rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("s,p,op", [(1, 0, 0), (2, 0, 0), (2, 1, 1), (3, 2, 2), ((2, 3), (0, 1), (1, 2))])
+def test_one_channel_is_a_full_correlation_of_the_spread_input(s, p, op):
+    """Notebook 05: spread x with s - 1 zeros, correlate fully with rot180(W), crop the padding."""
+    from cnnlib.signal import correlate2d, insert_zeros, rot180
+
+    rng = np.random.default_rng(12)
+    layer = layers.ConvTranspose2D(1, 1, (3, 2), stride=s, padding=p, output_padding=op, rng=rng)
+    x = rng.standard_normal((1, 1, 4, 5))
+    y = layer.forward(x)[0, 0]
+    (ph, pw), (oh, ow) = layer.padding, layer.output_padding
+    full = correlate2d(insert_zeros(x[0, 0], s), rot180(layer.params["W"][0, 0]), "full")
+    full = np.pad(full, ((0, oh), (0, ow)))  # output_padding: rows/columns no input pixel reaches
+    np.testing.assert_allclose(y, full[ph:ph + y.shape[0], pw:pw + y.shape[1]], rtol=0, atol=1e-12)
+
+
 def test_stride_two_upsamples_a_single_pixel_into_a_kernel_copy():
     """One pixel of value v, stride 2: the output holds v · W[0, f] at its place, nothing else."""
     layer = layers.ConvTranspose2D(1, 2, 3, stride=2, rng=np.random.default_rng(7))

@@ -43,6 +43,9 @@ class ConvTranspose2D(Layer):
     and
         ConvTranspose2D.forward(x) = T's ∂C/∂(input) for δ = x, + b        (scatter: col2im)
         ConvTranspose2D ∂C/∂x      = T.forward(δ) without its bias          (gather: im2col)
+    In notebook 05's words, for one channel and dilation 1: y_pad = correlate2d(insert_zeros(x, s), rot180(W),
+    "full"), then output_padding zero rows/columns at the bottom/right.
+
     Backward, with δ = dout zero-padded by ``padding`` to the size of y_pad:
         ∂C/∂x[n, c, i, j]  = Σ_f,m,k δ_pad[n, f, i·sh + m·dh, j·sw + k·dw] · W[c, f, m, k]
         ∂C/∂W[c, f, m, k]  = Σ_n,i,j x[n, c, i, j] · δ_pad[n, f, i·sh + m·dh, j·sw + k·dw]
@@ -108,8 +111,9 @@ class ConvTranspose2D(Layer):
         return x, self.output_shape(x.shape)
 
     def _geometry(self, y_shape):
-        """Shapes seen from T, whose input is y: (y_pad shape, T's output H_c, W_c >= H, W, and the columns'
-        width per row: W_pad in T's flat stride-1 layout, W_c otherwise)."""
+        """Shapes seen from T, whose input has y's shape. -> (yp_shape, H_c, W_c, width): y_pad's shape
+        (N, F, H_pad, W_pad); T's output size H_c >= H, W_c >= W; the number of columns per output row in T's
+        columns matrix (W_pad in the flat stride-1 layout, W_c otherwise)."""
         N, F, H_out, W_out = y_shape
         top, bottom, left, right = self._conv.pad
         yp_shape = (N, F, H_out + top + bottom, W_out + left + right)
