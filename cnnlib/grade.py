@@ -32,6 +32,8 @@ EXERCISES = {
     "check_softmax_ce_backward": ("softmax_ce_backward", "07_softmax_cross_entropy"),
     "check_kernel_bias_grads": ("kernel_bias_grads", "08_mnist_training"),
     "check_im2col": ("im2col", "09_speed_ladder"),
+    "check_conv_transpose_from_zeros": ("conv_transpose_from_zeros", "10_transposed_convolution"),
+    "check_taps_backward": ("taps_backward", "11_autodiff"),
 }
 
 

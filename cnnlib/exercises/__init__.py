@@ -10,3 +10,5 @@ from .pooling import check_avgpool_backward, check_maxpool_backward  # noqa: F40
 from .softmax import check_softmax_ce_backward  # noqa: F401                        notebook 07
 from .mnist import check_kernel_bias_grads  # noqa: F401                            notebook 08
 from .speed import check_im2col  # noqa: F401                                       notebook 09
+from .transposed import check_conv_transpose_from_zeros  # noqa: F401              notebook 10
+from .autodiff import check_taps_backward  # noqa: F401                             notebook 11

@@ -11,3 +11,4 @@ from .stride import stride_padding  # noqa: F401               notebook 05
 from .pooling import pooling_routing  # noqa: F401             notebook 06
 from .softmax import softmax_explorer  # noqa: F401            notebook 07
 from .mnist import digit_explorer  # noqa: F401                notebook 08
+from .transposed import overlap_explorer  # noqa: F401         notebook 10
