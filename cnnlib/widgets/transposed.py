@@ -36,7 +36,9 @@ class OverlapCounts:
         kernel_size, stride   the slider values
         counts                (H_out, W_out) int, taps per output pixel of the transposed convolution
         resize_counts         (H·s, W·s) int, the same for nearest-neighbour upsampling then a stride-1 convolution
-        inner_range           (min, max) of ``counts`` away from the border: equal exactly when s divides K
+        inner_values          the distinct values of ``counts`` away from the border (one value exactly when s
+                              divides K)
+        inner_range           (min, max) of those values
         readout_text          the text of the readout
     """
 
@@ -62,19 +64,19 @@ class OverlapCounts:
         self.kernel_size, self.stride = K, s
         self.counts = overlap_counts(K, s, n)
         self.resize_counts = resize_conv_counts(K, s, n)
-        inner = _inner(self.counts, K)
-        self.inner_range = (int(inner.min()), int(inner.max()))
+        self.inner_values = tuple(int(v) for v in np.unique(_inner(self.counts, K)))
+        self.inner_range = (self.inner_values[0], self.inner_values[-1])
         return self
 
     def _text(self):
         K, s = self.kernel_size, self.stride
-        lo, hi = self.inner_range
-        if lo == hi:
-            verdict = f"even: every inner pixel gets {lo} tap(s)" + (" (K is a multiple of s)" if K >= s else "")
-        elif lo == 0:
-            verdict = f"holes: inner pixels get between {lo} and {hi} taps (K < s leaves gaps)"
+        values = ", ".join(map(str, self.inner_values))
+        if len(self.inner_values) == 1:
+            verdict = f"even: every inner pixel gets {values} tap(s) (s divides K)"
+        elif self.inner_values[0] == 0:
+            verdict = f"holes: inner pixels get {values} taps (K < s leaves gaps)"
         else:
-            verdict = f"uneven: inner pixels get {lo} or {hi} taps (s = {s} does not divide K = {K}): a checkerboard"
+            verdict = f"uneven: inner pixels get {values} taps (s = {s} does not divide K = {K}): a checkerboard"
         return f"K = {K}, s = {s}: {verdict}. Resize-then-convolve: {K * K} taps at every inner pixel."
 
     def update(self, change=None):
@@ -113,8 +115,9 @@ class OverlapCounts:
 
     def alt_text(self):
         K, s = self.kernel_size, self.stride
-        lo, hi = self.inner_range
-        pattern = (f"a regular pattern of {lo} and {hi}" if lo != hi else f"the same count {lo} everywhere")
+        values = self.inner_values
+        pattern = (f"a regular pattern of the counts {', '.join(map(str, values))}" if len(values) > 1
+                   else f"the same count {values[0]} everywhere")
         return (f"Two grids of tap counts for kernel size {K} and stride {s}. Left, the transposed convolution: "
                 f"away from the border the pixels show {pattern}. Right, upsampling then convolution: "
                 f"{K * K} at every pixel away from the border.")
