@@ -8,6 +8,7 @@ stride-1 convolution with the same K), whose count is the same at every pixel aw
 
 import ipywidgets as ipw
 import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 import numpy as np
 
 from ..transposed import overlap_counts, resize_conv_counts
@@ -98,7 +99,8 @@ class OverlapCounts:
                 ax.text(j, i, str(v), ha="center", va="center", fontsize=MIN_FONT_PT,
                         color=text_color(image.cmap(image.norm(v))))
         ax.set_title(title, fontsize=MIN_FONT_PT + 2)
-        bar = ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+        bar = ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04,
+                                 ticks=MaxNLocator(integer=True))  # counts are whole numbers
         bar.ax.tick_params(labelsize=MIN_FONT_PT)
 
     def figure(self):
