@@ -8,6 +8,7 @@ The cases use non-square, non-symmetric kernels, so each mistake below gives an 
 import numpy as np
 
 from ..signal import convolve2d, correlate2d
+from . import _shortcuts
 from ._core import Mistake, check_function
 
 __all__ = ["check_convolve_via_correlate"]
@@ -34,18 +35,21 @@ MISTAKES = [
 ]
 
 
-def _cases():
-    rng = np.random.default_rng(303)
-    shapes = [((5, 6), (2, 3)),  # non-square kernel: the transposed kernel even changes the output shape
-              ((6, 5), (3, 3)),  # square, non-symmetric kernel: the transpose keeps the shape, not the values
-              ((4, 7), (3, 2))]
+def _cases(seed=303, shapes=None):
+    rng = np.random.default_rng(seed)
+    shapes = shapes or [((5, 6), (2, 3)),  # non-square kernel: the transposed kernel even changes the output shape
+                        ((6, 5), (3, 3)),  # square, non-symmetric kernel: the transpose keeps the shape, not values
+                        ((4, 7), (3, 2))]
     return [(rng.standard_normal(xs), rng.standard_normal(ks)) for xs, ks in shapes]
 
 
 CASES = _cases()
+HIDDEN_CASES = _cases(3030, [((7, 4), (3, 2)), ((5, 8), (2, 2))])
 
 
-def check_convolve_via_correlate(fn):
+def check_convolve_via_correlate(fn, hidden=False):
     """Check ``fn(x, k) -> x * k`` ('valid'). Names: "forgot to flip", "flipped only rows", "flipped only
-    columns", "transposed instead of rotating". Returns a CheckResult."""
-    return check_function("convolution via correlation", fn, _reference, CASES, MISTAKES)
+    columns", "transposed instead of rotating". Refuses convolve2d (cnnlib's, scipy's) and the reference.
+    Returns a CheckResult."""
+    return check_function("convolution via correlation", fn, _reference, HIDDEN_CASES if hidden else CASES,
+                          MISTAKES, shortcuts=[_shortcuts.two_d_operations("convolve2d")], hidden=hidden)

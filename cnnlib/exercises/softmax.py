@@ -7,8 +7,10 @@ The reference is cnnlib's SoftmaxCrossEntropy.
 
 import numpy as np
 
+from .. import losses
 from ..losses import SoftmaxCrossEntropy, softmax
-from ._core import Mistake, check_function
+from . import _shortcuts
+from ._core import Mistake, Shortcut, check_function
 
 __all__ = ["check_softmax_ce_backward"]
 
@@ -35,31 +37,56 @@ def _sign(logits, labels):
     return (_onehot(labels, logits.shape[1]) - softmax(logits)) / len(labels)
 
 
-def _cases():
+def _naive(logits, labels):
+    """exp(z) / Σ exp(z) without subtracting the max: inf / inf = nan for large logits."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        e = np.exp(logits)
+        p = e / e.sum(axis=1, keepdims=True)
+    return (p - _onehot(labels, logits.shape[1])) / len(labels)
+
+
+def _cases(seed=701, specs=((4, 3, 2.0), (5, 10, 3.0), (2, 7, 1.0)), huge_labels=(2, 0, 3)):
     """Batches of N > 1 (so the 1/N shows), K from 3 to 10, and a last batch of huge logits that a naive
     softmax turns into nan."""
-    rng = np.random.default_rng(701)
+    rng = np.random.default_rng(seed)
     cases = []
-    for N, K, scale in [(4, 3, 2.0), (5, 10, 3.0), (2, 7, 1.0)]:
+    for N, K, scale in specs:
         cases.append((rng.normal(0.0, scale, size=(N, K)), rng.integers(0, K, size=N)))
-    cases.append((1000.0 + rng.normal(0.0, 2.0, size=(3, 4)), np.array([2, 0, 3])))
+    cases.append((1000.0 + rng.normal(0.0, 2.0, size=(len(huge_labels), 4)), np.array(huge_labels)))
     return cases
 
 
 CASES = _cases()
+HIDDEN_CASES = _cases(7010, ((6, 5, 2.0), (7, 3, 1.5)), (1, 3, 0, 0, 2, 1))
 
 
-def check_softmax_ce_backward(softmax_ce_backward):
+def _shortcut_list():
+    return [_shortcuts.layer(SoftmaxCrossEntropy),
+            Shortcut("`cnnlib.losses.softmax`", targets=(losses.softmax, losses.log_softmax),
+                     names=("log_softmax", "softmax"),
+                     why="hides the step the exercise asks for (a softmax that cannot overflow)"),
+            _shortcuts.model(), _shortcuts.numerical()]
+
+
+def check_softmax_ce_backward(softmax_ce_backward, hidden=False):
     """Check ``softmax_ce_backward(logits (N, K), labels (N,)) -> dlogits (N, K)`` for the batch-mean loss.
 
-    Named mistakes: "forgot 1/N", "used logits instead of probabilities", "sign error".
+    Named mistakes: "naive softmax overflows", "forgot 1/N", "used logits instead of probabilities",
+    "sign error". Refuses SoftmaxCrossEntropy, cnnlib's softmax and numerical gradients.
     """
     return check_function(
         "softmax-CE backward",
         softmax_ce_backward,
         _reference,
-        CASES,
+        HIDDEN_CASES if hidden else CASES,
+        shortcuts=_shortcut_list(),
+        hidden=hidden,
         mistakes=[
+            Mistake("naive softmax overflows",
+                    "for large logits exp(z) overflows to inf and inf / inf gives nan. Subtract each row's "
+                    "maximum before exp (softmax(z) = softmax(z - max z)): the result is the same, and exp "
+                    "never sees a number above 0.",
+                    _naive),
             Mistake("forgot 1/N",
                     "the cost is the MEAN over the batch, so every row of the gradient carries a factor 1/N: "
                     "(softmax(z) - y) / N.",

@@ -13,16 +13,17 @@ Cases use non-square images and kernels and two channels, so every mistake below
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ._core import Mistake, check_function
+from ..layers import Conv2D
+from ._core import Mistake, Shortcut, check_function
 
-__all__ = ["check_im2col", "im2col_reference"]
+__all__ = ["check_im2col"]
 
 
 def _windows(x, KH, KW):
     return sliding_window_view(x, (KH, KW), axis=(1, 2))  # (C, H_out, W_out, KH, KW)
 
 
-def im2col_reference(x, KH, KW):
+def _reference(x, KH, KW):
     """x (C, H, W) -> cols (C·KH·KW, H_out·W_out), rows (c, m, k), columns (i, j)."""
     C, H, W = x.shape
     return _windows(x, KH, KW).transpose(0, 3, 4, 1, 2).reshape(C * KH * KW, -1)
@@ -44,7 +45,7 @@ def _columns_column_major(x, KH, KW):
 
 
 def _transposed(x, KH, KW):
-    return im2col_reference(x, KH, KW).T
+    return _reference(x, KH, KW).T
 
 
 MISTAKES = [
@@ -67,19 +68,22 @@ MISTAKES = [
 ]
 
 
-def _cases():
-    rng = np.random.default_rng(909)
-    shapes = [((2, 5, 6), (2, 3)), ((2, 6, 5), (3, 2)), ((1, 7, 6), (3, 3))]
+def _cases(seed=909, shapes=(((2, 5, 6), (2, 3)), ((2, 6, 5), (3, 2)), ((1, 7, 6), (3, 3)))):
+    rng = np.random.default_rng(seed)
     return [(rng.standard_normal(x_shape), KH, KW) for x_shape, (KH, KW) in shapes]
 
 
 CASES = _cases()
+HIDDEN_CASES = _cases(9090, (((3, 4, 7), (2, 2)), ((2, 6, 4), (3, 2))))
 
 
-def check_im2col(fn):
+def check_im2col(fn, hidden=False):
     """Check ``fn(x, KH, KW) -> cols`` (im2col of one image, stride 1).
 
     Names these mistakes: "rows in (m, k, c) order", "kernel axes swapped", "columns in (j, i) order",
-    "transposed". Returns a CheckResult.
+    "transposed". Refuses Conv2D's own im2col. Returns a CheckResult.
     """
-    return check_function("im2col", fn, im2col_reference, CASES, MISTAKES)
+    own = Shortcut("`Conv2D._im2col`", targets=(Conv2D._im2col,) if hasattr(Conv2D, "_im2col") else (),
+                   names=("_im2col", "Conv2D"), why="builds this matrix for you; the exercise asks you to build it")
+    return check_function("im2col", fn, _reference, HIDDEN_CASES if hidden else CASES, MISTAKES,
+                          shortcuts=[own], hidden=hidden)

@@ -12,23 +12,25 @@ and returns dW of shape (KH, KW) = (H - H_out + 1, W - W_out + 1).
 import numpy as np
 
 from ..signal import convolve2d, correlate2d, rot180
+from .. import weight_sharing
 from ..weight_sharing import weight_copies
-from ._core import CheckResult, Mistake, check_function
+from . import _shortcuts
+from ._core import CheckResult, Mistake, Shortcut, check_function
 
-__all__ = ["check_tied_weight_gradient", "tied_weight_gradient_reference"]
+__all__ = ["check_tied_weight_gradient"]
 
 EXERCISE = "tied-weight gradient"
 
 
-def tied_weight_gradient_reference(x, delta):
+def _reference(x, delta):
     """∂C/∂W = x ⋆ δ ("valid"). x (H, W), delta (H_out, W_out) -> (KH, KW)."""
     return correlate2d(x, delta, "valid")
 
 
-def _cases():
+def _cases(seed=2002, shapes=(((5, 6), (3, 4)), ((4, 7), (3, 5)), ((6, 5), (2, 2)), ((3, 4), (2, 2)))):
     """Fixed cases with non-square shapes; no case is symmetric, so a rotated answer differs from the right one."""
-    rng = np.random.default_rng(2002)
-    shapes = [((5, 6), (3, 4)), ((4, 7), (3, 5)), ((6, 5), (2, 2)), ((3, 4), (2, 2))]  # x shape, δ shape
+    rng = np.random.default_rng(seed)
+    # shapes: (x shape, δ shape)
     return [(rng.standard_normal(xs), rng.standard_normal(ds)) for xs, ds in shapes]
 
 
@@ -76,18 +78,25 @@ def _swapped_probe(learner_fn, x, d, want):
     return out.shape == want.shape and np.allclose(out, want, rtol=1e-6, atol=1e-8)
 
 
-def check_tied_weight_gradient(learner_fn):
+def _shortcut_list():
+    return _shortcuts.conv_layers() + [
+        Shortcut("`cnnlib.weight_sharing.tie_gradient`", targets=(weight_sharing.tie_gradient,),
+                 names=("tie_gradient",))]
+
+
+def check_tied_weight_gradient(learner_fn, hidden=False):
     """Check ``learner_fn(x, delta) -> dW`` on several non-square cases.
 
     Names these mistakes: "swapped arguments" (by value, as scipy computes δ ⋆ x, or when correlate2d(delta, x)
     refuses to run), "used convolution instead of correlation", "forgot to sum the copies", "took the mean
     instead of the sum", "used 'full' instead of 'valid'". Returns a CheckResult (truthy when right).
     """
-    cases = _cases()
-    result = check_function(EXERCISE, learner_fn, tied_weight_gradient_reference, cases, mistakes=_mistakes())
+    cases = _cases(20020, (((7, 5), (4, 2)), ((6, 6), (3, 4)))) if hidden else _cases()
+    result = check_function(EXERCISE, learner_fn, _reference, cases, mistakes=_mistakes(),
+                            shortcuts=_shortcut_list(), hidden=hidden)
     if not result and result.mistake is None and result.case is not None:
         x, d = cases[result.case]
-        if _swapped_probe(learner_fn, x, d, tied_weight_gradient_reference(x, d)):
+        if _swapped_probe(learner_fn, x, d, _reference(x, d)):
             return CheckResult(EXERCISE, False, f"case {result.case + 1}: {_SWAP_EXPLAIN}",
                                mistake="swapped arguments", case=result.case)
     return result
