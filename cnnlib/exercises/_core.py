@@ -43,6 +43,7 @@ class Shortcut:
     targets: tuple = ()
     names: tuple = ()
     why: str = "computes this for you; the exercise asks you to derive it"
+    constants: tuple = ()  # string constants (such as a mode "full") whose use gets the function refused
 
     @property
     def message(self):
@@ -129,9 +130,14 @@ def _refused(fn, shortcuts):
         if not _is_learner_function(f):
             owner = f.__module__
             return f"{path} is {owner}.{f.__name__}, the library's own code; the exercise asks you to write it"
-        names = set()
+        names, constants = set(), set()
         for code in _code_objects(f.__code__):
             names.update(code.co_names)
+            constants.update(c for c in code.co_consts if isinstance(c, str))
+        for s in shortcuts:
+            used = constants & set(s.constants)
+            if used:
+                return f"{path} uses {', '.join(sorted(map(repr, used)))}: {s.message}"
         cells = dict(zip(f.__code__.co_freevars, f.__closure__ or ()))
         for name in sorted(names | set(cells)):
             if _is_reference_name(name):
