@@ -32,6 +32,7 @@ EXERCISES = {
     "check_hidden_delta": ("hidden_delta", "01_mlp_delta_rule"),
     "check_hidden_delta_tanh": ("hidden_delta_tanh", "01_mlp_delta_rule"),
     "check_tied_weight_gradient": ("tied_weight_gradient", "02_weight_sharing"),
+    "check_scatter_input_gradient": ("scatter_input_gradient", "02_weight_sharing"),
     "check_convolve_via_correlate": ("my_convolve2d", "03_convolution_vs_correlation"),
     "check_full_convolution": ("my_full_convolve2d", "03_convolution_vs_correlation"),
     "check_conv_backward": ("my_conv_backward", "04_rotation_proof"),

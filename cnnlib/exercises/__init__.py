@@ -2,7 +2,7 @@
 
 from ._core import CheckResult, Mistake, check_function  # noqa: F401
 from .mlp import check_hidden_delta, check_hidden_delta_tanh  # noqa: F401             notebook 01
-from .weight_sharing import check_tied_weight_gradient  # noqa: F401                notebook 02
+from .weight_sharing import check_scatter_input_gradient, check_tied_weight_gradient  # noqa: F401  notebook 02
 from .convolution import check_convolve_via_correlate, check_full_convolution  # noqa: F401  notebook 03
 from .rotation import check_conv_backward, check_convolution_layer_backward  # noqa: F401    notebook 04
 from .stride import check_strided_conv_backward, check_strided_weight_gradient  # noqa: F401  notebook 05

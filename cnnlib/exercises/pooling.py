@@ -29,6 +29,14 @@ def _windows(x_shape, k, stride):
             yield i, j, slice(i * stride, i * stride + k), slice(j * stride, j * stride + k)
 
 
+def _max_reference(x, dout, k, stride):
+    return _layer_backward(MaxPool2D, x, dout, k, stride)
+
+
+def _avg_reference(x, dout, k, stride):
+    return _layer_backward(AvgPool2D, x, dout, k, stride)
+
+
 # ---- the wrong variants each checker recognises -------------------------------------------------------
 def _max_all_ties(x, dout, k, stride):
     """The isclose mask of a NumPy walk-through (Rathi, 2018): every entry equal to the window's max gets the full gradient."""
@@ -123,7 +131,7 @@ def check_maxpool_backward(maxpool_backward, hidden=False):
     return check_function(
         "max-pool backward",
         maxpool_backward,
-        lambda x, dout, k, stride: _layer_backward(MaxPool2D, x, dout, k, stride),
+        _max_reference,
         HIDDEN_CASES if hidden else CASES,
         shortcuts=_shortcut_list(MaxPool2D),
         hidden=hidden,
@@ -159,7 +167,7 @@ def check_avgpool_backward(avgpool_backward, hidden=False):
     return check_function(
         "average-pool backward",
         avgpool_backward,
-        lambda x, dout, k, stride: _layer_backward(AvgPool2D, x, dout, k, stride),
+        _avg_reference,
         HIDDEN_CASES if hidden else CASES,
         shortcuts=_shortcut_list(AvgPool2D),
         hidden=hidden,

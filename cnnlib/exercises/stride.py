@@ -113,17 +113,19 @@ def check_strided_conv_backward(strided_conv_backward, hidden=False):
 #     dW[m, n] = Σ_i Σ_j δ[i, j] · xp[i·s + m·d, j·s + n·d]
 def _weight_gradient(x, delta, KH, KW, row_step, tap_step, padding):
     """Σ_ij δ[i, j] xp[i·row_step + m·tap_step, ...]: the right answer for (stride, dilation) = (row_step,
-    tap_step); the mistakes use other steps."""
+    tap_step); the mistakes use other steps. Reads beyond the padded input count as zeros (a learner's loop that
+    skips them)."""
     xp = np.pad(x, padding)
+    H_need = row_step * (delta.shape[0] - 1) + tap_step * (KH - 1) + 1
+    W_need = row_step * (delta.shape[1] - 1) + tap_step * (KW - 1) + 1
+    xp = np.pad(xp, ((0, max(0, H_need - xp.shape[0])), (0, max(0, W_need - xp.shape[1]))))
     dW = np.zeros((KH, KW))
     for m in range(KH):
         for n in range(KW):
             r, c = m * tap_step, n * tap_step
-            rows = xp[r:r + row_step * (delta.shape[0] - 1) + 1:row_step,
+            taps = xp[r:r + row_step * (delta.shape[0] - 1) + 1:row_step,
                       c:c + row_step * (delta.shape[1] - 1) + 1:row_step]
-            if rows.shape != delta.shape:
-                return np.full((KH, KW), np.nan)
-            dW[m, n] = np.sum(rows * delta)
+            dW[m, n] = np.sum(taps * delta)
     return dW
 
 
