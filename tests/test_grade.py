@@ -149,3 +149,29 @@ def test_hidden_cases_run_when_the_shown_ones_pass(tmp_path, capsys):
     assert not {len(lbl) for _, lbl in HIDDEN_CASES} <= {4, 5, 2, 3}
     assert g.main([str(sub)]) == 1
     assert "hidden case" in capsys.readouterr().out
+
+
+def test_gamed_submissions_fail_through_the_command_line(tmp_path, capsys):
+    """An import of the checker's reference, a wrapper of a notebook's *_solution, and the library's loss."""
+    alias = tmp_path / "alias.py"
+    alias.write_text("from cnnlib.exercises.softmax import _reference as softmax_ce_backward\n")
+    assert g.main([str(alias)]) == 1
+    assert "refused" in capsys.readouterr().out
+
+    sub = notebook(tmp_path / "wrapped.ipynb", [
+        new_code_cell("import numpy as np"),
+        new_code_cell(RIGHT.replace("def softmax_ce_backward(", "def softmax_ce_backward_solution(")),
+        new_code_cell("def softmax_ce_backward(logits, labels):\n"
+                      "    return softmax_ce_backward_solution(logits, labels)\n"),
+    ])
+    assert g.main([str(sub)]) == 1
+    out = capsys.readouterr().out
+    assert "refused" in out and "softmax_ce_backward_solution" in out
+
+    library = tmp_path / "library.py"
+    library.write_text("from cnnlib.losses import SoftmaxCrossEntropy\n\n"
+                       "def softmax_ce_backward(logits, labels):\n"
+                       "    loss = SoftmaxCrossEntropy()\n    loss.forward(logits, labels)\n"
+                       "    return loss.backward()\n")
+    assert g.main([str(library)]) == 1
+    assert "`SoftmaxCrossEntropy.backward` computes this for you" in capsys.readouterr().out
