@@ -42,9 +42,11 @@ EXERCISES = {
     "check_maxpool_backward": ("maxpool_backward", "06_pooling_and_relu"),
     "check_avgpool_backward": ("avgpool_backward", "06_pooling_and_relu"),
     "check_softmax_ce_backward": ("softmax_ce_backward", "07_softmax_cross_entropy"),
+    "check_softmax_mse_backward": ("softmax_mse_backward", "07_softmax_cross_entropy"),
     "check_kernel_bias_grads": ("kernel_bias_grads", "08_mnist_training"),
     "check_conv_delta": ("conv_delta", "08_mnist_training"),
     "check_im2col": ("im2col", "09_speed_ladder"),
+    "check_col2im": ("col2im", "09_speed_ladder"),
 }
 
 

@@ -317,3 +317,85 @@ def test_conv_delta_matches_central_differences():
 ])
 def test_conv_delta_mistakes_are_named(name, fn):
     assert_named(exercises.check_conv_delta(fn), name)
+
+
+# ---- 07: softmax with a squared error ------------------------------------------------------------------------
+def mse_cost(z, labels):
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    p = e / e.sum(axis=1, keepdims=True)
+    return 0.5 * np.sum((p - np.eye(z.shape[1])[labels]) ** 2) / len(labels)
+
+
+def mse_through(jacobian):
+    def fn(z, labels):
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        p = e / e.sum(axis=1, keepdims=True)
+        g = (p - np.eye(z.shape[1])[labels]) / len(labels)
+        return np.stack([jacobian(pn) @ gn for pn, gn in zip(p, g)])
+    return fn
+
+
+mse_right = mse_through(lambda p: np.diag(p) - np.outer(p, p))
+
+
+def test_softmax_mse_matches_central_differences():
+    from cnnlib.exercises import softmax
+
+    for z, labels in softmax.MSE_CASES[:3]:
+        np.testing.assert_allclose(mse_right(z, labels), numerical(lambda v: mse_cost(v, labels), z), atol=1e-8)
+    assert exercises.check_softmax_mse_backward(mse_right)
+
+
+@pytest.mark.parametrize("name, fn", [
+    ("used the cross-entropy shortcut p - y", mse_through(lambda p: np.eye(len(p)))),
+    ("used only the diagonal of the Jacobian", mse_through(lambda p: np.diag(p * (1 - p)))),
+    ("forgot 1/N", lambda z, y: len(y) * mse_right(z, y)),
+    ("sign error", lambda z, y: -mse_right(z, y)),
+])
+def test_softmax_mse_mistakes_are_named(name, fn):
+    assert_named(exercises.check_softmax_mse_backward(fn), name)
+
+
+# ---- 09: col2im, the adjoint of im2col -----------------------------------------------------------------------
+def im2col_loops(x, KH, KW):
+    C, H, W = x.shape
+    Ho, Wo = H - KH + 1, W - KW + 1
+    cols = np.zeros((C * KH * KW, Ho * Wo))
+    for c, m, k, i, j in np.ndindex(C, KH, KW, Ho, Wo):
+        cols[(c * KH + m) * KW + k, i * Wo + j] = x[c, i + m, j + k]
+    return cols
+
+
+def col2im_loops(order="cmk", columns="ij", accumulate=True):
+    def fn(dcols, C, H, W, KH, KW):
+        Ho, Wo = H - KH + 1, W - KW + 1
+        dx = np.zeros((C, H, W))
+        for c, m, k, i, j in np.ndindex(C, KH, KW, Ho, Wo):
+            row = (c * KH + m) * KW + k if order == "cmk" else (m * KW + k) * C + c
+            col = i * Wo + j if columns == "ij" else j * Ho + i
+            if accumulate:
+                dx[c, i + m, j + k] += dcols[row, col]
+            else:
+                dx[c, i + m, j + k] = dcols[row, col]
+        return dx
+    return fn
+
+
+def test_col2im_is_the_adjoint_of_im2col():
+    """<im2col(x), dcols> = <x, col2im(dcols)> for every x and dcols: the definition of a backward pass."""
+    from cnnlib.exercises import speed
+
+    rng = np.random.default_rng(9)
+    for dcols, C, H, W, KH, KW in speed.COL2IM_CASES:
+        x = rng.standard_normal((C, H, W))
+        assert np.isclose(np.sum(im2col_loops(x, KH, KW) * dcols), np.sum(x * col2im_loops()(dcols, C, H, W, KH, KW)))
+    assert exercises.check_col2im(col2im_loops())
+
+
+@pytest.mark.parametrize("name, fn", [
+    ("overwrites instead of accumulating", col2im_loops(accumulate=False)),
+    ("rows read in (m, k, c) order", col2im_loops(order="mkc")),
+    ("columns read in (j, i) order", col2im_loops(columns="ji")),
+])
+def test_col2im_mistakes_are_named(name, fn):
+    assert_named(exercises.check_col2im(fn), name)

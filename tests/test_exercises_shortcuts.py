@@ -134,6 +134,23 @@ def honest_im2col(x, KH, KW):
                      for c in range(C) for m in range(KH) for n in range(KW)])
 
 
+def honest_softmax_mse(logits, labels):
+    p = np.exp(logits - scipy.special.logsumexp(logits, axis=1, keepdims=True))
+    g = p - np.eye(logits.shape[1])[labels]
+    J = np.stack([np.diag(row) - np.outer(row, row) for row in p])  # the Jacobian, built in full
+    return np.einsum("nij,nj->ni", J, g) / len(labels)
+
+
+def honest_col2im(dcols, C, H, W, KH, KW):
+    Ho, Wo = H - KH + 1, W - KW + 1
+    dx = np.zeros((C, H, W))
+    for row, col in np.ndindex(*dcols.shape):
+        c, m, k = np.unravel_index(row, (C, KH, KW))
+        i, j = np.unravel_index(col, (Ho, Wo))
+        dx[c, i + m, j + k] += dcols[row, col]
+    return dx
+
+
 # ---- the library doing the work -----------------------------------------------------------------------
 def conv_layer(x, W, stride=1, padding=0, dilation=1):
     layer = Conv2D(1, 1, W.shape, stride=stride, padding=padding, dilation=dilation)
@@ -210,6 +227,21 @@ def library_softmax(logits, labels):
     return loss.backward()
 
 
+def library_softmax_mse(logits, labels):
+    from cnnlib.losses import MeanSquaredError, softmax
+
+    loss = MeanSquaredError()
+    p = softmax(logits)
+    loss.forward(p, np.eye(logits.shape[1])[labels])
+    g = loss.backward()
+    return p * (g - np.sum(p * g, axis=1, keepdims=True))
+
+
+def library_col2im(dcols, C, H, W, KH, KW):
+    layer = Conv2D(C, 1, (KH, KW))
+    return layer._col2im(dcols, (1, C, H, W), H - KH + 1, W - KW + 1)[0]
+
+
 def library_kernel_bias(x, delta):
     F = delta.shape[1]
     layer = Conv2D(x.shape[1], F, (x.shape[2] - delta.shape[2] + 1, x.shape[3] - delta.shape[3] + 1))
@@ -261,6 +293,9 @@ TABLE = {
     "check_conv_delta": (honest_conv_delta, library_conv_delta, "mnist", "_conv_delta_reference",
                          ("cnnlib.layers", "MaxPool2D")),
     "check_im2col": (honest_im2col, library_im2col, "speed", "_reference", ("cnnlib.layers", "Conv2D")),
+    "check_col2im": (honest_col2im, library_col2im, "speed", "_col2im_reference", ("cnnlib.layers", "Conv2D")),
+    "check_softmax_mse_backward": (honest_softmax_mse, library_softmax_mse, "softmax", "_mse_reference",
+                                   ("cnnlib.losses", "MeanSquaredError")),
 }
 CHECKERS = sorted(TABLE)
 
@@ -364,7 +399,7 @@ def test_autograd_and_numerical_gradients_are_refused(name):
     exec("def with_torch(*args):\n    import torch\n    return torch.zeros(1)\n"
          "def with_numbers(*args):\n    return numerical_gradient(lambda v: v, args[0], args[0])\n", ns)
     refused(run(name, ns["with_torch"]), "automatic-differentiation")
-    if name not in ("check_convolve_via_correlate", "check_full_convolution", "check_im2col"):
+    if name not in ("check_convolve_via_correlate", "check_full_convolution", "check_im2col"):  # not gradients
         refused(run(name, ns["with_numbers"]), "numerical_gradient")
 
 

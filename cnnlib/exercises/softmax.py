@@ -12,7 +12,7 @@ from ..losses import SoftmaxCrossEntropy, softmax
 from . import _shortcuts
 from ._core import Mistake, Shortcut, check_function
 
-__all__ = ["check_softmax_ce_backward"]
+__all__ = ["check_softmax_ce_backward", "check_softmax_mse_backward"]
 
 
 def _reference(logits, labels):
@@ -101,3 +101,57 @@ def check_softmax_ce_backward(softmax_ce_backward, hidden=False):
                     _sign),
         ],
     )
+
+
+# ---- exercise 2: softmax followed by a squared error, where nothing collapses --------------------------------
+# C = (1 / 2N) Σ_n ||softmax(z_n) - y_n||²: the cost's gradient with respect to p is g = (p - y) / N, and the
+# softmax Jacobian diag(p) - p pᵀ (notebook 07, section 2) carries it back:  ∂C/∂z = p ⊙ (g - <p, g>).
+def _stable_softmax(z):
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _mse_from_g(logits, labels, through):
+    p = _stable_softmax(logits)
+    g = (p - _onehot(labels, logits.shape[1])) / len(labels)
+    return through(p, g)
+
+
+def _mse_reference(logits, labels):
+    return _mse_from_g(logits, labels, lambda p, g: p * (g - np.sum(p * g, axis=1, keepdims=True)))
+
+
+MSE_MISTAKES = [
+    Mistake("used the cross-entropy shortcut p - y",
+            "you returned (p - y) / N, the gradient with respect to the PROBABILITIES. ŷ - y is what softmax + "
+            "cross-entropy collapses to; with a squared error nothing cancels, so carry g = (p - y)/N back through "
+            "the softmax Jacobian diag(p) - p pᵀ.",
+            lambda z, y: _mse_from_g(z, y, lambda p, g: g)),
+    Mistake("used only the diagonal of the Jacobian",
+            "you multiplied by p(1 - p), the diagonal of the softmax Jacobian. Every p_i depends on every logit: "
+            "the off-diagonal entries -p_i p_j add -p_j Σ_i p_i g_i. Use (diag(p) - p pᵀ) g = p ⊙ (g - <p, g>).",
+            lambda z, y: _mse_from_g(z, y, lambda p, g: p * (1 - p) * g)),
+    Mistake("forgot 1/N",
+            "the cost is a mean over the batch: every row of the gradient carries a factor 1/N.",
+            lambda z, y: len(y) * _mse_reference(z, y)),
+    Mistake("sign error",
+            "the gradient points towards higher cost; you returned its negative.",
+            lambda z, y: -_mse_reference(z, y)),
+]
+
+MSE_CASES = _cases(707, ((4, 3, 2.0), (5, 6, 1.0), (3, 10, 3.0)), (1, 0, 3))
+MSE_HIDDEN_CASES = _cases(7070, ((6, 4, 1.5), (2, 7, 2.5)), (2, 2, 1, 0))
+
+
+def check_softmax_mse_backward(fn, hidden=False):
+    """Check ``fn(logits (N, K), labels (N,)) -> dlogits (N, K)`` for C = (1/2N) Σ_n ||softmax(z_n) - y_n||²,
+    y_n one-hot. cnnlib's ``softmax`` may be used; the loss layers, numerical gradients and autograd are refused.
+
+    Names: "used the cross-entropy shortcut p - y", "used only the diagonal of the Jacobian", "forgot 1/N",
+    "sign error".
+    """
+    shortcuts = [_shortcuts.layer(SoftmaxCrossEntropy), _shortcuts.layer(losses.MeanSquaredError),
+                 _shortcuts.model(), _shortcuts.numerical()]
+    return check_function("softmax + squared error backward", fn, _mse_reference,
+                          MSE_HIDDEN_CASES if hidden else MSE_CASES, MSE_MISTAKES, shortcuts=shortcuts,
+                          hidden=hidden)

@@ -16,7 +16,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from ..layers import Conv2D
 from ._core import Mistake, Shortcut, check_function
 
-__all__ = ["check_im2col"]
+__all__ = ["check_im2col", "check_col2im"]
 
 
 def _windows(x, KH, KW):
@@ -87,3 +87,68 @@ def check_im2col(fn, hidden=False):
                    names=("_im2col", "Conv2D"), why="builds this matrix for you; the exercise asks you to build it")
     return check_function("im2col", fn, _reference, HIDDEN_CASES if hidden else CASES, MISTAKES,
                           shortcuts=[own], hidden=hidden)
+
+
+# ---- exercise 2: col2im, the backward pass of the copy ------------------------------------------------------
+# im2col copies x[c, i + m, j + k] into cols[(c, m, k), (i, j)]. Its backward pass (the adjoint) sends every entry
+# of dcols back to the pixel it was copied from, and ADDS, because a pixel was copied into many columns:
+#     dx[c, i + m, j + k] += dcols[(c, m, k), (i, j)]
+def _col2im(dcols, C, H, W, KH, KW, row_order=(0, 1, 2), column_major=False, accumulate=True):
+    H_out, W_out = H - KH + 1, W - KW + 1
+    shape = [(C, KH, KW)[a] for a in row_order]
+    d = dcols.reshape(*shape, *((W_out, H_out) if column_major else (H_out, W_out)))
+    d = np.moveaxis(d, (0, 1, 2), row_order)  # back to (c, m, k, ., .)
+    if column_major:
+        d = d.swapaxes(3, 4)
+    dx = np.zeros((C, H, W))
+    for m in range(KH):
+        for k in range(KW):
+            if accumulate:
+                dx[:, m:m + H_out, k:k + W_out] += d[:, m, k]
+            else:
+                dx[:, m:m + H_out, k:k + W_out] = d[:, m, k]
+    return dx
+
+
+def _col2im_reference(dcols, C, H, W, KH, KW):
+    return _col2im(dcols, C, H, W, KH, KW)
+
+
+COL2IM_MISTAKES = [
+    Mistake("overwrites instead of accumulating",
+            "a pixel was copied into several columns (one per window that contains it), so its gradient is the "
+            "SUM of what those columns receive: use +=, not =.",
+            lambda d, C, H, W, KH, KW: _col2im(d, C, H, W, KH, KW, accumulate=False)),
+    Mistake("rows read in (m, k, c) order",
+            "you read the rows of dcols with the channel last. They are in im2col's order, (c, m, k).",
+            lambda d, C, H, W, KH, KW: _col2im(d, C, H, W, KH, KW, row_order=(1, 2, 0))),
+    Mistake("columns read in (j, i) order",
+            "you read the columns of dcols column-major. They are in im2col's order, (i, j), row-major.",
+            lambda d, C, H, W, KH, KW: _col2im(d, C, H, W, KH, KW, column_major=True)),
+]
+
+
+def _col2im_cases(seed, shapes):
+    rng = np.random.default_rng(seed)
+    cases = []
+    for C, H, W, KH, KW in shapes:
+        cases.append((rng.standard_normal((C * KH * KW, (H - KH + 1) * (W - KW + 1))), C, H, W, KH, KW))
+    return cases
+
+
+COL2IM_CASES = _col2im_cases(919, [(2, 5, 6, 2, 3), (1, 6, 5, 3, 3), (3, 4, 7, 3, 2)])
+COL2IM_HIDDEN_CASES = _col2im_cases(9190, [(2, 7, 4, 2, 2), (1, 5, 8, 3, 4)])
+
+
+def check_col2im(fn, hidden=False):
+    """Check ``fn(dcols, C, H, W, KH, KW) -> dx (C, H, W)``, the backward pass of im2col (stride 1, no padding).
+
+    Names: "overwrites instead of accumulating", "rows read in (m, k, c) order", "columns read in (j, i) order".
+    Refuses Conv2D (and its own _col2im) and numerical gradients.
+    """
+    from . import _shortcuts
+
+    own = Shortcut("`Conv2D._col2im`", targets=tuple(getattr(Conv2D, n) for n in ("_col2im",) if hasattr(Conv2D, n)),
+                   names=("_col2im", "Conv2D"), why="computes this for you; the exercise asks you to derive it")
+    return check_function("col2im", fn, _col2im_reference, COL2IM_HIDDEN_CASES if hidden else COL2IM_CASES,
+                          COL2IM_MISTAKES, shortcuts=[own] + _shortcuts.conv_layers(), hidden=hidden)
