@@ -41,6 +41,7 @@ EXERCISES = {
     "check_strided_weight_gradient": ("strided_weight_gradient", "05_channels_stride_padding"),
     "check_maxpool_backward": ("maxpool_backward", "06_pooling_and_relu"),
     "check_avgpool_backward": ("avgpool_backward", "06_pooling_and_relu"),
+    "check_padded_maxpool_backward": ("padded_maxpool_backward", "06_pooling_and_relu"),
     "check_softmax_ce_backward": ("softmax_ce_backward", "07_softmax_cross_entropy"),
     "check_softmax_mse_backward": ("softmax_mse_backward", "07_softmax_cross_entropy"),
     "check_kernel_bias_grads": ("kernel_bias_grads", "08_mnist_training"),

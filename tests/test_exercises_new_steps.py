@@ -399,3 +399,49 @@ def test_col2im_is_the_adjoint_of_im2col():
 ])
 def test_col2im_mistakes_are_named(name, fn):
     assert_named(exercises.check_col2im(fn), name)
+
+
+# ---- 06: max pooling with padding ----------------------------------------------------------------------------
+def padded_pool_cost(x, dout, k, s, p):
+    xp = np.pad(x, p, constant_values=-np.inf)
+    return sum(dout[i, j] * xp[i * s:i * s + k, j * s:j * s + k].max() for i, j in np.ndindex(*dout.shape))
+
+
+def padded_pool(fill=-np.inf, crop="ends"):
+    def fn(x, dout, k, s, p):
+        xp = np.pad(x, p, constant_values=fill)
+        dxp = np.zeros(xp.shape)
+        for i, j in np.ndindex(*dout.shape):
+            win = xp[i * s:i * s + k, j * s:j * s + k]
+            r, c = divmod(int(np.argmax(win)), k)
+            dxp[i * s + r, j * s + c] += dout[i, j]
+        if crop == "ends":
+            return dxp[p:dxp.shape[0] - p, p:dxp.shape[1] - p]
+        if crop == "slice":
+            return dxp[p:-p, p:-p]
+        return dxp
+    return fn
+
+
+def test_padded_maxpool_matches_central_differences_and_pytorch():
+    from cnnlib.exercises import pooling
+
+    right = padded_pool()
+    for x, dout, k, s, p in pooling.PADDED_CASES:
+        num = numerical(lambda v: padded_pool_cost(v, dout, k, s, p), x)
+        np.testing.assert_allclose(right(x, dout, k, s, p), num, atol=1e-7)
+    assert exercises.check_padded_maxpool_backward(right)
+    torch = pytest.importorskip("torch")
+    for x, dout, k, s, p in pooling.PADDED_CASES + pooling.PADDED_HIDDEN_CASES:
+        xt = torch.tensor(x[None, None], requires_grad=True)
+        torch.nn.functional.max_pool2d(xt, k, s, padding=p).backward(torch.tensor(dout[None, None]))
+        np.testing.assert_allclose(right(x, dout, k, s, p), xt.grad[0, 0].numpy())
+
+
+@pytest.mark.parametrize("name, fn", [
+    ("padded with zeros instead of -inf", padded_pool(fill=0.0)),
+    ("forgot to crop the padding", padded_pool(crop=None)),
+    ("cropped with a[p:-p] (empty for p = 0)", padded_pool(crop="slice")),
+])
+def test_padded_maxpool_mistakes_are_named(name, fn):
+    assert_named(exercises.check_padded_maxpool_backward(fn), name)

@@ -134,6 +134,17 @@ def honest_im2col(x, KH, KW):
                      for c in range(C) for m in range(KH) for n in range(KW)])
 
 
+def honest_padded_maxpool(x, dout, k, s, p):
+    xp = np.full((x.shape[0] + 2 * p, x.shape[1] + 2 * p), -np.inf)
+    xp[p:p + x.shape[0], p:p + x.shape[1]] = x
+    dx = np.zeros(x.shape)
+    for i, j in np.ndindex(*dout.shape):
+        win = xp[i * s:i * s + k, j * s:j * s + k]
+        r, c = np.argwhere(win == win.max())[0]
+        dx[i * s + r - p, j * s + c - p] += dout[i, j]  # the winner is never a padded cell
+    return dx
+
+
 def honest_softmax_mse(logits, labels):
     p = np.exp(logits - scipy.special.logsumexp(logits, axis=1, keepdims=True))
     g = p - np.eye(logits.shape[1])[labels]
@@ -227,6 +238,13 @@ def library_softmax(logits, labels):
     return loss.backward()
 
 
+def library_padded_maxpool(x, dout, k, s, p):
+    layer = MaxPool2D(k, s)
+    layer.forward(np.pad(x, p, constant_values=-np.inf)[None, None])
+    dxp = layer.backward(dout[None, None])[0, 0]
+    return dxp[p:dxp.shape[0] - p, p:dxp.shape[1] - p]
+
+
 def library_softmax_mse(logits, labels):
     from cnnlib.losses import MeanSquaredError, softmax
 
@@ -284,6 +302,8 @@ TABLE = {
                                       ("cnnlib.layers", "Conv2D")),
     "check_maxpool_backward": (honest_maxpool, library_maxpool, "pooling", "_max_reference",
                                ("cnnlib.layers", "MaxPool2D")),
+    "check_padded_maxpool_backward": (honest_padded_maxpool, library_padded_maxpool, "pooling",
+                                      "_padded_max_reference", ("cnnlib.layers", "MaxPool2D")),
     "check_avgpool_backward": (honest_avgpool, library_avgpool, "pooling", "_avg_reference",
                                ("cnnlib.layers", "AvgPool2D")),
     "check_softmax_ce_backward": (honest_softmax, library_softmax, "softmax", "_reference",

@@ -11,7 +11,7 @@ from ..layers import AvgPool2D, MaxPool2D
 from . import _shortcuts
 from ._core import Mistake, check_function
 
-__all__ = ["check_maxpool_backward", "check_avgpool_backward"]
+__all__ = ["check_maxpool_backward", "check_avgpool_backward", "check_padded_maxpool_backward"]
 
 
 def _layer_backward(layer_cls, x, dout, k, stride):
@@ -182,3 +182,61 @@ def check_avgpool_backward(avgpool_backward, hidden=False):
                     _avg_overwrite),
         ],
     )
+
+
+# ---- exercise 3: max pooling with padding ------------------------------------------------------------------
+# A padded max pool (as in PyTorch) pads with -inf, so that a padded cell never wins a window: the output size
+# is (H + 2p - k) // s + 1, and the backward pass routes into the padded array, then crops p on every side.
+def _padded_max(x, dout, k, stride, padding, fill=-np.inf, crop=True):
+    xp = np.pad(np.asarray(x, dtype=float), padding, constant_values=fill)
+    dxp = _layer_backward(MaxPool2D, xp, dout, k, stride)
+    if not crop:
+        return dxp
+    return dxp[padding:dxp.shape[0] - padding, padding:dxp.shape[1] - padding]
+
+
+def _padded_max_reference(x, dout, k, stride, padding):
+    return _padded_max(x, dout, k, stride, padding)
+
+
+def _padded_cases(seed, specs):
+    """(x, dout, k, stride, padding). Mostly negative inputs, so that a zero pad would win windows."""
+    rng = np.random.default_rng(seed)
+    cases = []
+    for (H, W), k, s, p in specs:
+        x = rng.standard_normal((H, W)) - 1.0
+        H_out, W_out = (H + 2 * p - k) // s + 1, (W + 2 * p - k) // s + 1
+        cases.append((x, rng.uniform(0.5, 2.0, size=(H_out, W_out)) * rng.choice([-1.0, 1.0], size=(H_out, W_out)),
+                      k, s, p))
+    return cases
+
+
+PADDED_CASES = _padded_cases(611, [((5, 6), 3, 2, 1), ((4, 7), 2, 2, 1), ((6, 5), 3, 1, 1), ((5, 4), 2, 1, 0)])
+PADDED_HIDDEN_CASES = _padded_cases(6110, [((7, 5), 3, 2, 1), ((6, 6), 4, 2, 2)])
+
+PADDED_MISTAKES = [
+    Mistake("padded with zeros instead of -inf",
+            "a zero border wins every window whose real entries are all negative, and its gradient is then lost "
+            "with the border. Pad with -inf (as PyTorch does): a padded cell must never be the maximum.",
+            lambda x, d, k, s, p: _padded_max(x, d, k, s, p, fill=0.0)),
+    Mistake("forgot to crop the padding",
+            "you returned the gradient of the PADDED input. The border is not part of x: drop p rows and columns "
+            "on every side.",
+            lambda x, d, k, s, p: _padded_max(x, d, k, s, p, crop=False)),
+    Mistake("cropped with a[p:-p] (empty for p = 0)",
+            "for padding 0 your dx is empty: a[0:-0] is a[0:0]. Crop with an explicit end, "
+            "a[p:a.shape[0] - p, p:a.shape[1] - p].",
+            lambda x, d, k, s, p: _padded_max(x, d, k, s, p, crop=False)[p:-p, p:-p]),
+]
+
+
+def check_padded_maxpool_backward(fn, hidden=False):
+    """Check ``fn(x, dout, k, stride, padding) -> dx (H, W)`` for max pooling whose input is padded by ``padding``
+    on every side with -inf (PyTorch's rule). x (H, W), dout (H_out, W_out), H_out = (H + 2p - k) // s + 1.
+
+    Names: "padded with zeros instead of -inf", "forgot to crop the padding", "cropped with a[p:-p] (empty for
+    p = 0)". Refuses MaxPool2D and numerical gradients.
+    """
+    return check_function("max-pool backward with padding", fn, _padded_max_reference,
+                          PADDED_HIDDEN_CASES if hidden else PADDED_CASES, PADDED_MISTAKES,
+                          shortcuts=_shortcut_list(MaxPool2D), hidden=hidden)
