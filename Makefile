@@ -1,4 +1,5 @@
-# One command each: `make lab` (notebooks), `make test` (every test), `make export`, `make bench`.
+# One command each: `make lab` (notebooks), `make test` (every test), `make export`, `make bench`,
+# `make student` (handout without solutions) and `make grade SUBMISSIONS=dir` (autograde a class).
 # Everything goes into a private virtual environment, .venv, next to this file.
 
 PYTHON ?= python3
@@ -7,7 +8,7 @@ BIN := $(VENV)/bin
 # PyTorch is only a test reference. CPU wheel pinned; set TORCH= to skip it (the torch tests then skip).
 TORCH ?= torch==2.13.0
 
-.PHONY: setup setup-test lab test test-fast export bench
+.PHONY: setup setup-test setup-classroom lab test test-fast export bench student grade
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -15,6 +16,10 @@ $(BIN)/python:
 # the runtime only: what the notebooks need (no test tools, no PyTorch)
 setup: $(BIN)/python
 	$(BIN)/python -m pip install -e .
+
+# the runtime plus nbgrader, for instructors (make student, make grade)
+setup-classroom: $(BIN)/python
+	$(BIN)/python -m pip install -e ".[classroom]"
 
 # the runtime plus the test tools and the PyTorch reference
 setup-test: $(BIN)/python
@@ -33,6 +38,16 @@ test: setup-test
 # library tests only: no notebooks, no browser
 test-fast: setup-test
 	$(BIN)/python -m pytest tests -m "not browser" -o addopts="-p no:cacheprovider"
+
+# the student notebooks, without solutions or hidden tests, in student/ (nbgrader generate_assignment)
+student: setup-classroom
+	$(BIN)/python -m cnnlib.classroom student
+
+# autograde SUBMISSIONS/<student>/NN_name.ipynb with nbgrader, write the grades to GRADES
+SUBMISSIONS ?= submissions
+GRADES ?= grades.csv
+grade: setup-classroom
+	$(BIN)/python -m cnnlib.classroom grade $(SUBMISSIONS) --csv $(GRADES)
 
 export: setup
 	$(BIN)/python -m cnnlib.export

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from cnnlib.autodiff import Tensor
+from cnnlib.exercises._core import SHORTCUT
 from cnnlib.exercises import check_taps_backward as check
 
-SHORTCUT = "used a shortcut"  # the mistake of a refused answer
 
 
 def right(grads, x_shape, s):

@@ -40,12 +40,37 @@ def avgpool_loops(x, dout, k, stride):
 
 # ---- the mistakes, written independently ---------------------------------------------------------------
 def maxpool_isclose_mask(x, dout, k, stride):
-    """Seed 001's trick, generalised to any stride: compare each window with its max."""
+    """The isclose mask of a well-known NumPy walk-through, generalised to any stride: compare each window with its max."""
     dx = np.zeros_like(x, dtype=float)
     for i in range(_out_size(x.shape[0], k, stride)):
         for j in range(_out_size(x.shape[1], k, stride)):
             win = x[i * stride:i * stride + k, j * stride:j * stride + k]
             dx[i * stride:i * stride + k, j * stride:j * stride + k] += np.isclose(win, win.max()) * dout[i, j]
+    return dx
+
+
+def maxpool_split_ties(x, dout, k, stride):
+    """Tied maxima share the window's gradient."""
+    dx = np.zeros_like(x, dtype=float)
+    for i in range(_out_size(x.shape[0], k, stride)):
+        for j in range(_out_size(x.shape[1], k, stride)):
+            win = x[i * stride:i * stride + k, j * stride:j * stride + k]
+            ties = win == win.max()
+            dx[i * stride:i * stride + k, j * stride:j * stride + k] += ties * dout[i, j] / ties.sum()
+    return dx
+
+
+def maxpool_last_max(x, dout, k, stride):
+    """A loop that keeps the entry when it is >= the best so far: the LAST maximum wins."""
+    dx = np.zeros_like(x, dtype=float)
+    for i in range(_out_size(x.shape[0], k, stride)):
+        for j in range(_out_size(x.shape[1], k, stride)):
+            best = None
+            for r in range(i * stride, i * stride + k):
+                for c in range(j * stride, j * stride + k):
+                    if best is None or x[r, c] >= x[best]:
+                        best = (r, c)
+            dx[best] += dout[i, j]
     return dx
 
 
@@ -109,13 +134,26 @@ def test_maxpool_matches_torch():
         torch.nn.functional.max_pool2d(xt, k, stride).backward(torch.tensor(dout[None, None]))
         return xt.grad[0, 0].numpy()
 
-    assert check_maxpool_backward(torch_backward)
+    # the checker's cases agree with PyTorch through an honest solution that passes ...
+    assert check_maxpool_backward(maxpool_first_max)
+    for x, dout, k, stride in CASES:
+        np.testing.assert_allclose(maxpool_first_max(x, dout, k, stride), torch_backward(x, dout, k, stride))
+    # ... while handing the work to autograd is refused
+    result = check_maxpool_backward(torch_backward)
+    assert not result and result.mistake == "used a shortcut" and "torch" in result.message
 
 
 def test_maxpool_all_ties_named():
     result = check_maxpool_backward(maxpool_isclose_mask)
     assert not result
     assert result.mistake == "routes to all ties"
+
+
+@pytest.mark.parametrize("fn, name", [(maxpool_split_ties, "splits the gradient among ties"),
+                                      (maxpool_last_max, "last maximum wins")])
+def test_maxpool_tie_mistakes_named(fn, name):
+    result = check_maxpool_backward(fn)
+    assert not result and result.mistake == name
 
 
 def test_maxpool_overwrite_named():
@@ -159,7 +197,11 @@ def test_avgpool_matches_torch():
         torch.nn.functional.avg_pool2d(xt, k, stride).backward(torch.tensor(dout[None, None]))
         return xt.grad[0, 0].numpy()
 
-    assert check_avgpool_backward(torch_backward)
+    assert check_avgpool_backward(avgpool_loops)
+    for x, dout, k, stride in CASES:
+        np.testing.assert_allclose(avgpool_loops(x, dout, k, stride), torch_backward(x, dout, k, stride))
+    result = check_avgpool_backward(torch_backward)
+    assert not result and result.mistake == "used a shortcut" and "torch" in result.message
 
 
 def test_avgpool_forgot_scale_named():

@@ -6,11 +6,11 @@ answer written another way than the notebook's passes the shown and the hidden c
 import numpy as np
 import pytest
 
+from cnnlib.exercises._core import SHORTCUT
 from cnnlib.exercises import check_conv_transpose_from_zeros as check
 from cnnlib.layers import Conv2D, ConvTranspose2D
 from cnnlib.signal import convolve2d, correlate2d, insert_zeros, rot180
 
-SHORTCUT = "used a shortcut"  # the mistake of a refused answer
 
 
 def right(x, W, s, p):

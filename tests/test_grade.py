@@ -110,3 +110,68 @@ def test_list_and_module_entry_point():
     assert run.returncode == 0
     assert "04_rotation_proof" in run.stdout and "check_conv_backward" in run.stdout
 
+
+
+def test_an_endless_loop_times_out(tmp_path, capsys):
+    import time
+
+    sub = tmp_path / "answers.py"
+    sub.write_text(RIGHT.replace("    shifted = ", "    while True:\n        pass\n    shifted = "))
+    start = time.monotonic()
+    assert g.main([str(sub), "--timeout", "3"]) == 1
+    elapsed = time.monotonic() - start
+    assert elapsed < 3 + 5, f"the grader took {elapsed:.1f} s for a 3 s limit"
+    assert "timed out after 3 s" in capsys.readouterr().out
+
+
+def test_a_loop_at_load_time_times_out_too(tmp_path, capsys):
+    sub = tmp_path / "answers.py"
+    sub.write_text("while True:\n    pass\n")
+    assert g.main([str(sub), "--timeout", "2"]) == 1
+    assert "timed out after 2 s" in capsys.readouterr().out
+
+
+def test_grading_runs_outside_the_graders_process(tmp_path, capsys):
+    """A submission that ends its own process cannot take the grader with it."""
+    sub = tmp_path / "answers.py"
+    sub.write_text(RIGHT + "\nimport os\nos._exit(0)\n")
+    code = g.main([str(sub)])
+    assert code != 0  # the child ended before grading anything; the grader is still here to say so
+
+
+def test_hidden_cases_run_when_the_shown_ones_pass(tmp_path, capsys):
+    # right only for the batch sizes the notebook shows (an answer fitted to the visible cases)
+    sub = tmp_path / "answers.py"
+    sub.write_text(RIGHT.replace("return p / len(labels)",
+                                 "return p / len(labels) if len(labels) in (4, 5, 2, 3) else p"))
+    from cnnlib.exercises.softmax import CASES, HIDDEN_CASES
+    assert {len(lbl) for _, lbl in CASES} <= {4, 5, 2, 3}
+    assert not {len(lbl) for _, lbl in HIDDEN_CASES} <= {4, 5, 2, 3}
+    assert g.main([str(sub)]) == 1
+    assert "hidden case" in capsys.readouterr().out
+
+
+def test_gamed_submissions_fail_through_the_command_line(tmp_path, capsys):
+    """An import of the checker's reference, a wrapper of a notebook's *_solution, and the library's loss."""
+    alias = tmp_path / "alias.py"
+    alias.write_text("from cnnlib.exercises.softmax import _reference as softmax_ce_backward\n")
+    assert g.main([str(alias)]) == 1
+    assert "refused" in capsys.readouterr().out
+
+    sub = notebook(tmp_path / "wrapped.ipynb", [
+        new_code_cell("import numpy as np"),
+        new_code_cell(RIGHT.replace("def softmax_ce_backward(", "def softmax_ce_backward_solution(")),
+        new_code_cell("def softmax_ce_backward(logits, labels):\n"
+                      "    return softmax_ce_backward_solution(logits, labels)\n"),
+    ])
+    assert g.main([str(sub)]) == 1
+    out = capsys.readouterr().out
+    assert "refused" in out and "softmax_ce_backward_solution" in out
+
+    library = tmp_path / "library.py"
+    library.write_text("from cnnlib.losses import SoftmaxCrossEntropy\n\n"
+                       "def softmax_ce_backward(logits, labels):\n"
+                       "    loss = SoftmaxCrossEntropy()\n    loss.forward(logits, labels)\n"
+                       "    return loss.backward()\n")
+    assert g.main([str(library)]) == 1
+    assert "`SoftmaxCrossEntropy.backward` computes this for you" in capsys.readouterr().out

@@ -56,14 +56,45 @@ def test_asserts_what_it_teaches_and_never_redefines_the_library(nb):
     assert not redefined, f"library code redefined in the notebook: {redefined}"
 
 
-def test_exercises_have_a_hidden_reference_solution_that_is_checked(nb):
+def _nbgrader(cell):
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def test_exercises_are_in_nbgrader_markup(nb):
+    """Each exercise: a solution cell (nbgrader metadata, the answer between the solution markers), then a graded
+    test cell that runs the checker, asserts with its message and holds hidden cases. One to three per notebook."""
     all_cells = cells(nb)
-    solutions = [i for i, c in enumerate(all_cells) if "solution" in c.get("metadata", {}).get("tags", [])]
-    assert solutions, "at least one exercise with a reference solution"
+    solutions = [i for i, c in enumerate(all_cells) if _nbgrader(c).get("solution")]
+    assert 1 <= len(solutions) <= 3, f"one to three exercises, found {len(solutions)}"
+    ids = [_nbgrader(c)["grade_id"] for c in all_cells if _nbgrader(c)]
+    assert len(ids) == len(set(ids)), "grade_ids must be unique"
     for i in solutions:
-        assert all_cells[i]["metadata"].get("jupyter", {}).get("source_hidden") is True
-    checked = "\n".join(source(c) for c in all_cells[solutions[-1]:] if c["cell_type"] == "code")
-    assert re.search(r"assert \w+", checked), "the reference solution is run through its checker and asserted"
+        cell = all_cells[i]
+        text = source(cell)
+        assert re.search(r"### BEGIN SOLUTION\n.+\n\s*### END SOLUTION", text, flags=re.S), text
+        assert not cell["metadata"].get("jupyter", {}).get("source_hidden"), "students must see the stub"
+        fn = re.match(r"def (\w+)\(", text).group(1)
+        test = all_cells[i + 1]
+        meta = _nbgrader(test)
+        assert meta.get("grade") and meta.get("locked") and meta.get("points", 0) > 0, f"{fn}: no graded test cell"
+        body = source(test)
+        checker = re.search(rf"(check_\w+)\({fn}\)", body)
+        assert checker, f"{fn}: its test cell never calls a checker on it"
+        assert "assert result, result.message" in body
+        hidden = re.search(r"### BEGIN HIDDEN TESTS\n(.*)### END HIDDEN TESTS", body, flags=re.S)
+        assert hidden and f"{checker.group(1)}({fn}, hidden=True)" in hidden.group(1)
+
+
+def test_no_teaching_cell_uses_an_exercise_function(nb):
+    """Run All in the student version fails only in the test cells: nothing else may call a student's function."""
+    all_cells = cells(nb)
+    functions = [re.match(r"def (\w+)\(", source(c)).group(1) for c in all_cells if _nbgrader(c).get("solution")]
+    for cell in all_cells:
+        if cell["cell_type"] != "code" or _nbgrader(cell):
+            continue
+        for fn in functions:
+            assert not re.search(rf"(?<![\w.]){fn}\s*\(", source(cell)), f"a teaching cell calls {fn}"
+    assert "_solution" not in "\n".join(source(c) for c in all_cells if c["cell_type"] == "code")
 
 
 def test_readme_table_lists_every_notebook_with_its_colab_link():

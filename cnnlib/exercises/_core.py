@@ -1,21 +1,32 @@
 """The machinery every exercise checker shares.
 
-A checker runs the learner's function on several cases and compares with the reference solution. When the
-answer is wrong it looks for a known mistake first ("forgot the rotation") and names it; otherwise it reports
-where the first mismatch is. The result prints as a short verdict and is truthy only when the answer is right.
+A checker runs the learner's function on several cases and compares with a private reference. When the answer
+is wrong it looks at each output (dx, dW, db, ...) on its own, names every known mistake it recognises there
+("forgot the rotation" in dx *and* "swapped the arguments" in dW), and says where the other outputs differ.
+The result prints as a short verdict and is truthy only when the answer is right.
+
+A checker cannot be passed by handing the work to something that already does it. Before running the learner's
+function, it reads the names the function's code refers to (recursively through nested functions, closures and
+the learner's own helper functions) and refuses one that reaches a reference solution, a notebook's
+``*_solution``, an autograd library, or the library function or layer that computes the exercise's answer.
+While the function runs, those library functions and the reference raise instead of answering, so a shortcut
+reached in a way the names do not show fails too, with a message that names it.
 """
 
+import types
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["CheckResult", "Mistake", "check_function"]
+__all__ = ["CheckResult", "Mistake", "Shortcut", "check_function"]
 
 
 @dataclass
 class Mistake:
     """A known wrong variant: ``name`` identifies it, ``explain`` tells the learner what went wrong, and
-    ``fn`` computes what that mistake produces for the same arguments as the reference."""
+    ``fn`` computes what that mistake produces for the same arguments as the reference. A mistake is
+    recognised output by output: it names the outputs in which ``fn`` differs from the reference."""
 
     name: str
     explain: str
@@ -23,9 +34,27 @@ class Mistake:
 
 
 @dataclass
+class Shortcut:
+    """Something that would do the exercise for the learner. ``label`` names it in the message ("`Conv2D.backward`");
+    ``targets``: the functions that are blocked while the learner's function runs; ``names``: the names that,
+    when the learner's code refers to them, get the function refused before it runs."""
+
+    label: str
+    targets: tuple = ()
+    names: tuple = ()
+    why: str = "computes this for you; the exercise asks you to derive it"
+    constants: tuple = ()  # string constants (such as a mode "full") whose use gets the function refused
+
+    @property
+    def message(self):
+        return f"{self.label} {self.why}"
+
+
+@dataclass
 class CheckResult:
-    """Outcome of a checker. ``passed``; ``mistake`` (the name of a recognised wrong variant, or None);
-    ``message`` (the explanation shown to the learner); ``case`` (the index of the failing case)."""
+    """Outcome of a checker. ``passed``; ``mistake`` (the first recognised wrong variant, or None);
+    ``mistakes`` (all of them); ``message`` (the explanation shown to the learner); ``case`` (the index of the
+    failing case)."""
 
     exercise: str
     passed: bool
@@ -33,6 +62,11 @@ class CheckResult:
     mistake: str = None
     case: int = None
     details: dict = field(default_factory=dict)
+    mistakes: list = field(default_factory=list)
+
+    def __post_init__(self):
+        if self.mistake is not None and not self.mistakes:
+            self.mistakes = [self.mistake]
 
     def __bool__(self):
         return self.passed
@@ -45,56 +79,230 @@ class CheckResult:
         p.text(str(self))
 
 
+SHORTCUT = "used a shortcut"  # the ``mistake`` of a result refused for a shortcut
+_MARK = "cnnlib-shortcut: "
+
+# Shortcuts every exercise refuses: automatic differentiation computes any gradient for you.
+AUTOGRAD = Shortcut("an automatic-differentiation library (torch, jax, autograd)",
+                    names=("torch", "jax", "autograd", "tensorflow"),
+                    why="computes the gradient for you; the exercise asks you to derive it")
+
+
+# ---- refusing shortcuts by the names a function refers to ------------------------------------------------
+def _code_objects(code):
+    yield code
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            yield from _code_objects(const)
+
+
+def _is_learner_function(obj):
+    """A function the learner wrote (a notebook or a submission), not one imported from a library."""
+    if not isinstance(obj, types.FunctionType):
+        return False
+    module = getattr(obj, "__module__", None) or ""
+    return not module.split(".")[0] in {"cnnlib", "numpy", "scipy", "torch", "matplotlib", "IPython"}
+
+
+def _is_reference_name(name):
+    return name.endswith("_solution") or "reference" in name.lower()
+
+
+def _refused(fn, shortcuts):
+    """The message refusing ``fn``, or None. Follows the learner's own helper functions and closures."""
+    targets = {id(t): s for s in shortcuts for t in s.targets}
+    by_name = {n: s for s in shortcuts for n in s.names}
+    seen = set()
+
+    def visit(f, path):
+        if id(f) in seen:
+            return None
+        seen.add(id(f))
+        f = getattr(f, "__func__", f)  # a bound method
+        if id(f) in targets:
+            return f"{path} is {targets[id(f)].message}"
+        if isinstance(f, type):
+            return None
+        if not isinstance(f, types.FunctionType):
+            return None
+        if _is_reference_name(f.__name__):
+            return f"{path} is a reference solution ({f.__name__}); the exercise asks you to write your own"
+        if not _is_learner_function(f):
+            owner = f.__module__
+            return f"{path} is {owner}.{f.__name__}, the library's own code; the exercise asks you to write it"
+        names, constants = set(), set()
+        for code in _code_objects(f.__code__):
+            names.update(code.co_names)
+            constants.update(c for c in code.co_consts if isinstance(c, str))
+        for s in shortcuts:
+            used = constants & set(s.constants)
+            if used:
+                return f"{path} uses {', '.join(sorted(map(repr, used)))}: {s.message}"
+        cells = dict(zip(f.__code__.co_freevars, f.__closure__ or ()))
+        for name in sorted(names | set(cells)):
+            if _is_reference_name(name):
+                return f"{path} calls {name}, a reference solution; the exercise asks you to write your own"
+            if name in by_name:
+                return f"{path} uses `{name}`: {by_name[name].message}"
+            if name in cells:
+                try:
+                    obj = cells[name].cell_contents
+                except ValueError:
+                    continue
+            elif name in f.__globals__:
+                obj = f.__globals__[name]
+            else:
+                continue
+            inner = getattr(obj, "__func__", obj)
+            if id(inner) in targets:
+                return f"{path} uses `{name}`, which is {targets[id(inner)].message}"
+            if isinstance(obj, type) and any(id(v) in targets for v in vars(obj).values()):
+                s = next(targets[id(v)] for v in vars(obj).values() if id(v) in targets)
+                return f"{path} uses `{name}`: {s.message}"
+            if isinstance(inner, types.FunctionType) and inner is not f:
+                if _is_reference_name(inner.__name__):
+                    return f"{path} calls `{name}`, a reference solution; the exercise asks you to write your own"
+                if _is_learner_function(inner):
+                    why = visit(inner, f"`{name}` (called by your function)")
+                    if why:
+                        return why
+        for default in (f.__defaults__ or ()):
+            if callable(default):
+                why = visit(default, "a default argument of your function")
+                if why:
+                    return why
+        return None
+
+    return visit(fn, "your function")
+
+
+# ---- blocking shortcuts while the learner's function runs ------------------------------------------------
+def _blocked_code(message):
+    """Code that raises at once, with ``message``; swapped into a function while the learner's code runs."""
+    source = f"def blocked(*args, **kwargs):\n    raise RuntimeError({_MARK + message!r})\n"
+    namespace = {}
+    exec(compile(source, "<blocked shortcut>", "exec"), namespace)
+    return namespace["blocked"].__code__
+
+
+@contextmanager
+def _shortcuts_blocked(shortcuts):
+    """Every target function raises while inside: its code is swapped, so even a reference the learner holds
+    under another name (an import, an alias, a bound method) stops answering."""
+    saved = []
+    try:
+        for s in shortcuts:
+            for target in s.targets:
+                f = getattr(target, "__func__", target)
+                if isinstance(f, types.FunctionType) and not f.__code__.co_freevars:
+                    saved.append((f, f.__code__))
+                    f.__code__ = _blocked_code(s.message)
+        yield
+    finally:
+        for f, code in reversed(saved):
+            f.__code__ = code
+
+
+# ---- comparing --------------------------------------------------------------------------------------------
 def _same(a, b, rtol, atol):
-    a, b = np.asarray(a), np.asarray(b)
-    return a.shape == b.shape and np.allclose(a, b, rtol=rtol, atol=atol)
+    try:
+        a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    except (TypeError, ValueError):
+        return False
+    return a.shape == b.shape and np.allclose(a, b, rtol=rtol, atol=atol, equal_nan=True)
 
 
-def _outputs(fn, args):
-    out = fn(*[np.copy(a) if isinstance(a, np.ndarray) else a for a in args])
+def _copies(args):
+    return [np.copy(a) if isinstance(a, np.ndarray) else a for a in args]
+
+
+def _as_tuple(out):
     return out if isinstance(out, tuple) else (out,)
 
 
-def _first_mismatch(got, want, rtol, atol):
-    """Describe the first output/entry where got differs from want."""
-    for k, (g, w) in enumerate(zip(got, want)):
-        g, w = np.asarray(g), np.asarray(w)
-        label = f"output {k}" if len(want) > 1 else "the result"
-        if g.shape != w.shape:
-            return f"{label} has shape {g.shape}, expected {w.shape}"
-        bad = ~np.isclose(g, w, rtol=rtol, atol=atol)
-        if bad.any():
-            idx = tuple(int(i) for i in np.argwhere(bad)[0])
-            return f"{label} differs first at index {idx}: got {g[idx]:.6g}, expected {w[idx]:.6g}"
+def _mismatch(label, g, w, rtol, atol):
+    try:
+        g = np.asarray(g, dtype=float)
+    except (TypeError, ValueError):
+        return f"{label} is not an array of numbers"
+    w = np.asarray(w)
+    if g.shape != w.shape:
+        return f"{label} has shape {g.shape}, expected {w.shape}"
+    bad = ~np.isclose(g, w, rtol=rtol, atol=atol)
+    if bad.any():
+        idx = tuple(int(i) for i in np.argwhere(bad)[0])
+        return f"{label} differs first at index {idx}: got {g[idx]:.6g}, expected {w[idx]:.6g}"
     return None
 
 
-def check_function(exercise, learner_fn, reference, cases, mistakes=(), rtol=1e-6, atol=1e-8):
+def _diagnose(got, want, args, mistakes, labels, rtol, atol):
+    """Look at each wrong output on its own: the mistakes that explain it, else where it differs.
+    Returns (message parts, names of the recognised mistakes)."""
+    variants = []
+    for m in mistakes:
+        try:
+            variants.append((m, _as_tuple(m.fn(*_copies(args)))))
+        except Exception:  # a mistake that cannot even run on this case explains nothing here
+            continue
+    parts, names = [], []
+    for k, (g, w) in enumerate(zip(got, want)):
+        if _same(g, w, rtol, atol):
+            continue
+        label = labels[k] if labels and k < len(labels) else (f"output {k}" if len(want) > 1 else "the result")
+        found = [m for m, v in variants
+                 if len(v) == len(want) and not _same(v[k], w, rtol, atol) and _same(g, v[k], rtol, atol)]
+        if found:
+            for m in found:
+                if m.name not in names:
+                    names.append(m.name)
+                    parts.append(f"{label}: {m.explain}" if len(want) > 1 else m.explain)
+        else:
+            parts.append(_mismatch(label, g, w, rtol, atol))
+    return parts, names
+
+
+def check_function(exercise, learner_fn, reference, cases, mistakes=(), rtol=1e-6, atol=1e-8, shortcuts=(),
+                   labels=None, hidden=False):
     """Run ``learner_fn(*args)`` for every ``args`` in ``cases`` and compare with ``reference(*args)``.
 
-    Both may return one array or a tuple of arrays. On the first failing case, each ``Mistake`` in
-    ``mistakes`` is tried in order; if the learner's output equals that variant's, the mistake is named.
-    Returns a CheckResult. Exceptions raised by the learner's code are reported, not propagated.
+    Both may return one array or a tuple of arrays (``labels`` names them: ("dx", "dW", "db")). The learner's
+    function is refused if it refers to one of ``shortcuts`` (or to a reference); while it runs, the
+    shortcuts' target functions and ``reference`` raise. On the first failing case every output is diagnosed
+    on its own and every ``Mistake`` that explains one is named. ``hidden``: the cases are not shown to the
+    learner, so messages say "hidden case". Exceptions raised by the learner's code are reported, not
+    propagated. Returns a CheckResult.
     """
     if not callable(learner_fn):
         raise TypeError(f"{exercise}: expected your function, got {type(learner_fn).__name__}")
+    shortcuts = list(shortcuts) + [AUTOGRAD, Shortcut("the checker's reference solution", targets=(reference,),
+                                                       why="is what your answer is compared with")]
+    why = _refused(learner_fn, shortcuts)
+    if why:
+        return CheckResult(exercise, False, f"refused: {why}.", mistake=SHORTCUT)
+    kind = "hidden case" if hidden else "case"
     for i, args in enumerate(cases):
-        want = _outputs(reference, args)
+        want = _as_tuple(reference(*_copies(args)))
         try:
-            got = _outputs(learner_fn, args)
+            with _shortcuts_blocked(shortcuts):
+                got = _as_tuple(learner_fn(*_copies(args)))
+        except NotImplementedError:
+            return CheckResult(exercise, False, "not done yet: write the function's body in place of "
+                                                "`raise NotImplementedError()`", case=i)
         except Exception as exc:  # the learner's bug is the message, not a traceback
-            return CheckResult(exercise, False, f"case {i + 1} raised {type(exc).__name__}: {exc}", case=i)
+            text = str(exc)
+            if text.startswith(_MARK):
+                return CheckResult(exercise, False, f"refused: {text[len(_MARK):]}.", mistake=SHORTCUT, case=i)
+            return CheckResult(exercise, False, f"{kind} {i + 1} raised {type(exc).__name__}: {exc}", case=i)
         if any(g is None for g in got):
-            return CheckResult(exercise, False, f"case {i + 1}: your function returned None; fill in the TODO", case=i)
+            return CheckResult(exercise, False, f"{kind} {i + 1}: your function returned None; fill in the TODO",
+                               case=i)
         if len(got) != len(want):
-            return CheckResult(exercise, False, f"case {i + 1}: expected {len(want)} output(s), got {len(got)}", case=i)
+            return CheckResult(exercise, False, f"{kind} {i + 1}: expected {len(want)} output(s), got {len(got)}",
+                               case=i)
         if all(_same(g, w, rtol, atol) for g, w in zip(got, want)):
             continue
-        for m in mistakes:
-            wrong = _outputs(m.fn, args)
-            if len(wrong) == len(got) and all(_same(g, w, rtol, atol) for g, w in zip(got, wrong)):
-                return CheckResult(exercise, False, f"case {i + 1}: {m.explain}", mistake=m.name, case=i)
-        where = _first_mismatch(got, want, rtol, atol)
-        return CheckResult(exercise, False, f"case {i + 1}: {where}", case=i,
+        parts, names = _diagnose(got, want, args, mistakes, labels, rtol, atol)
+        return CheckResult(exercise, False, f"{kind} {i + 1}: " + " · ".join(parts),
+                           mistake=names[0] if names else None, mistakes=names, case=i,
                            details={"shapes": [np.shape(a) for a in args if isinstance(a, np.ndarray)]})
-    return CheckResult(exercise, True, f"all {len(cases)} cases agree with the reference")
+    return CheckResult(exercise, True, f"all {len(cases)} {kind}s agree with the reference")

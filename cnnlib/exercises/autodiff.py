@@ -12,12 +12,8 @@ read get zero.
 
 import numpy as np
 
-try:  # the shortcut-refusing machinery of the exercises work
-    from . import _shortcuts
-    from ._core import Mistake, Shortcut, check_function
-except ImportError:  # TEMPORARY, until that work is on main: a verbatim copy of it
-    from . import _pending_core as _shortcuts
-    from ._pending_core import Mistake, Shortcut, check_function
+from . import _shortcuts
+from ._core import Mistake, Shortcut, check_function
 
 __all__ = ["check_taps_backward", "tap_slices"]
 
@@ -113,7 +109,8 @@ def _shortcut_list():
     from ..layers import Conv2D
 
     engine = Shortcut("`cnnlib.autodiff.Tensor`", targets=(Tensor.backward, Tensor.__getitem__),
-                      names=("Tensor", "autodiff"), why="is the engine whose backward the exercise asks you to write")
+                      names=("Tensor", "autodiff"),
+                      why="computes this backward for you; the exercise asks you to derive it")
     return [engine, _shortcuts.layer(Conv2D), _shortcuts.numerical()]
 
 

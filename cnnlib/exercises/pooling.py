@@ -8,9 +8,10 @@ The cases contain exact ties and overlapping windows (stride < k), so every list
 import numpy as np
 
 from ..layers import AvgPool2D, MaxPool2D
+from . import _shortcuts
 from ._core import Mistake, check_function
 
-__all__ = ["check_maxpool_backward", "check_avgpool_backward"]
+__all__ = ["check_maxpool_backward", "check_avgpool_backward", "check_padded_maxpool_backward"]
 
 
 def _layer_backward(layer_cls, x, dout, k, stride):
@@ -28,13 +29,42 @@ def _windows(x_shape, k, stride):
             yield i, j, slice(i * stride, i * stride + k), slice(j * stride, j * stride + k)
 
 
+def _max_reference(x, dout, k, stride):
+    return _layer_backward(MaxPool2D, x, dout, k, stride)
+
+
+def _avg_reference(x, dout, k, stride):
+    return _layer_backward(AvgPool2D, x, dout, k, stride)
+
+
 # ---- the wrong variants each checker recognises -------------------------------------------------------
 def _max_all_ties(x, dout, k, stride):
-    """Seed 001's mask: every entry equal to the window's max gets the full gradient."""
+    """The isclose mask of a NumPy walk-through (Rathi, 2018): every entry equal to the window's max gets the full gradient."""
     dx = np.zeros(x.shape)
     for i, j, rows, cols in _windows(x.shape, k, stride):
         window = x[rows, cols]
         dx[rows, cols] += dout[i, j] * (window == window.max())
+    return dx
+
+
+def _max_split_ties(x, dout, k, stride):
+    """Tied maxima share the window's gradient equally."""
+    dx = np.zeros(x.shape)
+    for i, j, rows, cols in _windows(x.shape, k, stride):
+        window = x[rows, cols]
+        mask = window == window.max()
+        dx[rows, cols] += dout[i, j] * mask / mask.sum()
+    return dx
+
+
+def _max_last_wins(x, dout, k, stride):
+    """Among tied maxima the LAST one in row-major order gets the gradient."""
+    dx = np.zeros(x.shape)
+    for i, j, rows, cols in _windows(x.shape, k, stride):
+        flat = x[rows, cols].ravel()
+        last = len(flat) - 1 - int(np.argmax(flat[::-1]))
+        r, s = divmod(last, k)
+        dx[rows.start + r, cols.start + s] += dout[i, j]
     return dx
 
 
@@ -62,9 +92,9 @@ def _avg_overwrite(x, dout, k, stride):
 
 
 # ---- cases ---------------------------------------------------------------------------------------------
-def _cases():
+def _cases(seed=601):
     """Shapes that are not square, windows that do not tile the input, exact ties, and stride < k."""
-    rng = np.random.default_rng(601)
+    rng = np.random.default_rng(seed)
 
     def dout_for(x, k, stride):
         H_out, W_out = (x.shape[0] - k) // stride + 1, (x.shape[1] - k) // stride + 1
@@ -85,24 +115,41 @@ def _cases():
 
 
 CASES = _cases()
+HIDDEN_CASES = _cases(6010)
 
 
-def check_maxpool_backward(maxpool_backward):
+def _shortcut_list(cls):
+    return [_shortcuts.layer(cls), _shortcuts.model(), _shortcuts.numerical()]
+
+
+def check_maxpool_backward(maxpool_backward, hidden=False):
     """Check ``maxpool_backward(x, dout, k, stride) -> dx`` for one channel x (H, W).
 
-    Named mistakes: "routes to all ties", "overwrites instead of accumulating".
+    Named mistakes: "routes to all ties", "splits the gradient among ties", "last maximum wins", "overwrites
+    instead of accumulating". Refuses MaxPool2D and numerical gradients.
     """
     return check_function(
         "max-pool backward",
         maxpool_backward,
-        lambda x, dout, k, stride: _layer_backward(MaxPool2D, x, dout, k, stride),
-        CASES,
+        _max_reference,
+        HIDDEN_CASES if hidden else CASES,
+        shortcuts=_shortcut_list(MaxPool2D),
+        hidden=hidden,
         mistakes=[
             Mistake("routes to all ties",
                     "in a window with two equal maxima you sent the full gradient to both. Only one entry may get "
                     "it (the first maximum in row-major order, like np.argmax and PyTorch); otherwise the window "
                     "passes back twice the gradient that reached it.",
                     _max_all_ties),
+            Mistake("splits the gradient among ties",
+                    "in a window with equal maxima you divided the gradient among them. The max function passes "
+                    "its gradient to ONE input (the first maximum in row-major order, like np.argmax and "
+                    "PyTorch); sharing it is a different function's gradient.",
+                    _max_split_ties),
+            Mistake("last maximum wins",
+                    "in a window with equal maxima you sent the gradient to the LAST one. Take the first in "
+                    "row-major order, as np.argmax does (a loop with `>=` instead of `>` picks the last).",
+                    _max_last_wins),
             Mistake("overwrites instead of accumulating",
                     "the windows overlap here (stride < k), and one input wins more than one window. Its gradient "
                     "is the SUM of what each window sends: use dx[r, s] += dout[i, j], not =.",
@@ -111,16 +158,19 @@ def check_maxpool_backward(maxpool_backward):
     )
 
 
-def check_avgpool_backward(avgpool_backward):
+def check_avgpool_backward(avgpool_backward, hidden=False):
     """Check ``avgpool_backward(x, dout, k, stride) -> dx`` for one channel x (H, W) (x is used for its shape).
 
-    Named mistakes: "forgot the 1/k²", "overwrites instead of accumulating".
+    Named mistakes: "forgot the 1/k²", "overwrites instead of accumulating". Refuses AvgPool2D and numerical
+    gradients.
     """
     return check_function(
         "average-pool backward",
         avgpool_backward,
-        lambda x, dout, k, stride: _layer_backward(AvgPool2D, x, dout, k, stride),
-        CASES,
+        _avg_reference,
+        HIDDEN_CASES if hidden else CASES,
+        shortcuts=_shortcut_list(AvgPool2D),
+        hidden=hidden,
         mistakes=[
             Mistake("forgot the 1/k²",
                     "each input moves the mean by only 1/k² of its own nudge, so every cell of the window gets "
@@ -132,3 +182,61 @@ def check_avgpool_backward(avgpool_backward):
                     _avg_overwrite),
         ],
     )
+
+
+# ---- exercise 3: max pooling with padding ------------------------------------------------------------------
+# A padded max pool (as in PyTorch) pads with -inf, so that a padded cell never wins a window: the output size
+# is (H + 2p - k) // s + 1, and the backward pass routes into the padded array, then crops p on every side.
+def _padded_max(x, dout, k, stride, padding, fill=-np.inf, crop=True):
+    xp = np.pad(np.asarray(x, dtype=float), padding, constant_values=fill)
+    dxp = _layer_backward(MaxPool2D, xp, dout, k, stride)
+    if not crop:
+        return dxp
+    return dxp[padding:dxp.shape[0] - padding, padding:dxp.shape[1] - padding]
+
+
+def _padded_max_reference(x, dout, k, stride, padding):
+    return _padded_max(x, dout, k, stride, padding)
+
+
+def _padded_cases(seed, specs):
+    """(x, dout, k, stride, padding). Mostly negative inputs, so that a zero pad would win windows."""
+    rng = np.random.default_rng(seed)
+    cases = []
+    for (H, W), k, s, p in specs:
+        x = rng.standard_normal((H, W)) - 1.0
+        H_out, W_out = (H + 2 * p - k) // s + 1, (W + 2 * p - k) // s + 1
+        cases.append((x, rng.uniform(0.5, 2.0, size=(H_out, W_out)) * rng.choice([-1.0, 1.0], size=(H_out, W_out)),
+                      k, s, p))
+    return cases
+
+
+PADDED_CASES = _padded_cases(611, [((5, 6), 3, 2, 1), ((4, 7), 2, 2, 1), ((6, 5), 3, 1, 1), ((5, 4), 2, 1, 0)])
+PADDED_HIDDEN_CASES = _padded_cases(6110, [((7, 5), 3, 2, 1), ((6, 6), 4, 2, 2)])
+
+PADDED_MISTAKES = [
+    Mistake("padded with zeros instead of -inf",
+            "a zero border wins every window whose real entries are all negative, and its gradient is then lost "
+            "with the border. Pad with -inf (as PyTorch does): a padded cell must never be the maximum.",
+            lambda x, d, k, s, p: _padded_max(x, d, k, s, p, fill=0.0)),
+    Mistake("forgot to crop the padding",
+            "you returned the gradient of the PADDED input. The border is not part of x: drop p rows and columns "
+            "on every side.",
+            lambda x, d, k, s, p: _padded_max(x, d, k, s, p, crop=False)),
+    Mistake("cropped with a[p:-p] (empty for p = 0)",
+            "for padding 0 your dx is empty: a[0:-0] is a[0:0]. Crop with an explicit end, "
+            "a[p:a.shape[0] - p, p:a.shape[1] - p].",
+            lambda x, d, k, s, p: _padded_max(x, d, k, s, p, crop=False)[p:-p, p:-p]),
+]
+
+
+def check_padded_maxpool_backward(fn, hidden=False):
+    """Check ``fn(x, dout, k, stride, padding) -> dx (H, W)`` for max pooling whose input is padded by ``padding``
+    on every side with -inf (PyTorch's rule). x (H, W), dout (H_out, W_out), H_out = (H + 2p - k) // s + 1.
+
+    Names: "padded with zeros instead of -inf", "forgot to crop the padding", "cropped with a[p:-p] (empty for
+    p = 0)". Refuses MaxPool2D and numerical gradients.
+    """
+    return check_function("max-pool backward with padding", fn, _padded_max_reference,
+                          PADDED_HIDDEN_CASES if hidden else PADDED_CASES, PADDED_MISTAKES,
+                          shortcuts=_shortcut_list(MaxPool2D), hidden=hidden)

@@ -1,4 +1,6 @@
-"""Checker for the exercise of notebook 04: the backward pass of a convolution layer for ONE channel.
+"""Checkers for the exercises of notebook 04.
+
+1. ``check_conv_backward``: the backward pass of a correlation layer for ONE channel.
 
 The learner writes ``fn(x, W, delta) -> (dx, dW, db)`` for the forward pass z = x ⋆ W + b ('valid', stride 1):
 x (H, W), W (KH, KW), delta = ∂C/∂z (H - KH + 1, W - KW + 1). The right answer (notebook 04):
@@ -14,12 +16,15 @@ mistake below gives an answer of its own (tests/test_exercises_rotation.py prove
 import numpy as np
 
 from ..signal import correlate2d, pad2d, rot180
+from . import _shortcuts
 from ._core import CheckResult, Mistake, check_function
 
-__all__ = ["check_conv_backward", "conv_backward_reference"]
+__all__ = ["check_conv_backward", "check_convolution_layer_backward"]
+
+LABELS = ("dx", "dW", "db")
 
 
-def conv_backward_reference(x, W, delta):
+def _reference(x, W, delta):
     """(dx, dW, db) of z = x ⋆ W + b, one channel: the equations of notebook 04."""
     dx = correlate2d(delta, rot180(W), "full")
     dW = correlate2d(x, delta, "valid")
@@ -28,24 +33,24 @@ def conv_backward_reference(x, W, delta):
 
 # ---- what each mistaken learner would return (the other two gradients right) ------------------------------
 def _forgot_rotation(x, W, delta):
-    dx, dW, db = conv_backward_reference(x, W, delta)
+    dx, dW, db = _reference(x, W, delta)
     return correlate2d(delta, W, "full"), dW, db
 
 
 def _valid_not_full(x, W, delta):
-    dx, dW, db = conv_backward_reference(x, W, delta)
+    dx, dW, db = _reference(x, W, delta)
     return correlate2d(delta, rot180(W), "valid"), dW, db
 
 
 def _swapped_dw(x, W, delta):
     # δ ⋆ x with x the larger array: scipy.signal.correlate2d(delta, x, "valid") (and a loop over the offsets
     # where x fits) gives the right numbers in reverse order, rot180(x ⋆ δ). cnnlib raises instead (see below).
-    dx, dW, db = conv_backward_reference(x, W, delta)
+    dx, dW, db = _reference(x, W, delta)
     return dx, rot180(dW).copy(), db
 
 
 def _transposed(x, W, delta):
-    dx, dW, db = conv_backward_reference(x, W, delta)
+    dx, dW, db = _reference(x, W, delta)
     return correlate2d(delta, W.T, "full"), dW, db
 
 
@@ -56,7 +61,7 @@ def _padding(offset):
         KH, KW = W.shape
         ph, pw = KH - 1 + offset, KW - 1 + offset
         dx = correlate2d(pad2d(delta, (ph, ph, pw, pw)), rot180(W), "valid")
-        _, dW, db = conv_backward_reference(x, W, delta)
+        _, dW, db = _reference(x, W, delta)
         return dx, dW, db
 
     return fn
@@ -90,12 +95,12 @@ MISTAKES = [
 ]
 
 
-def _cases():
+def _cases(seed=404, shapes=None):
     """Non-square x and non-symmetric W; in case 1 also a non-square W and δ at least as large as W."""
-    rng = np.random.default_rng(404)
-    shapes = [((6, 7), (3, 2)),  # δ (4, 6): every mistake has its own values or its own shape
-              ((5, 7), (3, 3)),  # square kernel: now the transposed kernel keeps the shape but not the values
-              ((7, 5), (2, 3))]
+    rng = np.random.default_rng(seed)
+    shapes = shapes or [((6, 7), (3, 2)),  # δ (4, 6): every mistake has its own values or its own shape
+                        ((5, 7), (3, 3)),  # square kernel: the transposed kernel keeps the shape, not the values
+                        ((7, 5), (2, 3))]
     cases = []
     for x_shape, w_shape in shapes:
         x = rng.standard_normal(x_shape)
@@ -106,17 +111,22 @@ def _cases():
 
 
 CASES = _cases()
+# never printed: other shapes, other numbers
+HIDDEN_CASES = _cases(4040, [((8, 6), (3, 4)), ((4, 9), (2, 2)), ((9, 8), (4, 3))])
 
 _KERNEL_TOO_LARGE = "needs a kernel no larger than x"  # cnnlib.signal's message for δ ⋆ x in 'valid' mode
 
 
-def check_conv_backward(fn):
+def check_conv_backward(fn, hidden=False):
     """Check ``fn(x, W, delta) -> (dx, dW, db)``, the one-channel backward pass of z = x ⋆ W + b.
 
-    Names these mistakes: "forgot the rotation", "used 'valid' instead of 'full'", "swapped the arguments for
-    dW", "transposed the kernel instead of rotating it", "padding off by one". Returns a CheckResult.
+    Names these mistakes, each in the output it affects: "forgot the rotation", "used 'valid' instead of 'full'",
+    "swapped the arguments for dW", "transposed the kernel instead of rotating it", "padding off by one".
+    Refuses Conv2D, numerical gradients and the reference. ``hidden``: run the cases the notebook never shows.
+    Returns a CheckResult.
     """
-    result = check_function("conv backward for one channel", fn, conv_backward_reference, CASES, MISTAKES)
+    result = check_function("conv backward for one channel", fn, _reference, HIDDEN_CASES if hidden else CASES,
+                            MISTAKES, shortcuts=_shortcuts.conv_layers(), labels=LABELS, hidden=hidden)
     if not result and _KERNEL_TOO_LARGE in result.message:
         # cnnlib refuses δ ⋆ x in 'valid' mode because δ is smaller than x: almost surely the swapped dW
         return CheckResult(result.exercise, False,
@@ -124,3 +134,69 @@ def check_conv_backward(fn):
                            "dW = x ⋆ δ, so call correlate2d(x, delta, 'valid'), with x first.",
                            mistake="swapped the arguments for dW", case=result.case)
     return result
+
+
+# ---- exercise 2: the other row of the table, written without the 2-D operations ---------------------------
+# The forward pass is a true convolution, z = x * W + b, i.e. z[i, j] = Σ_m Σ_n x[i + m, j + n] W[KH-1-m, KW-1-n]
+# + b. The learner derives the gradients from this sum with loops or NumPy, without correlate2d or convolve2d.
+def _conv_forward_reference(x, W, delta):
+    V = rot180(W)  # the correlation kernel of this layer
+    dx, dV, db = _reference(x, V, delta)
+    return dx, rot180(dV).copy(), db
+
+
+def _correlation_dx(x, W, delta):
+    dx, dW, db = _conv_forward_reference(x, W, delta)
+    return _reference(x, W, delta)[0], dW, db
+
+
+def _unrotated_dw(x, W, delta):
+    dx, dW, db = _conv_forward_reference(x, W, delta)
+    return dx, correlate2d(x, delta, "valid"), db
+
+
+def _overwritten_dx(x, W, delta):
+    dx, dW, db = _conv_forward_reference(x, W, delta)
+    KH, KW = W.shape
+    dx = np.zeros_like(x)
+    for i, j in np.ndindex(*delta.shape):
+        dx[i:i + KH, j:j + KW] = delta[i, j] * rot180(W)
+    return dx, dW, db
+
+
+def _mean_db(x, W, delta):
+    dx, dW, db = _conv_forward_reference(x, W, delta)
+    return dx, dW, float(np.mean(delta))
+
+
+CONVOLUTION_MISTAKES = [
+    Mistake("used the correlation layer's dx",
+            "you sent δ[i, j]·W back over the window (the correlation layer's rule, δ ⋆ rot180(W) 'full'). In a "
+            "convolution forward pass x[i + m, j + n] meets W[KH-1-m, KW-1-n], so the window gets δ[i, j]·rot180(W): "
+            "two half-turns cancel and dx is the full correlation of δ with W itself.",
+            _correlation_dx),
+    Mistake("forgot to rotate dW",
+            "you returned x ⋆ δ, the gradient of the correlation kernel V = rot180(W). The layer's weight is W, whose "
+            "entry W[KH-1-m, KW-1-n] is V[m, n]: dW = rot180(x ⋆ δ).",
+            _unrotated_dw),
+    Mistake("overwrites instead of accumulating",
+            "neighbouring windows overlap, and an input pixel inside several of them receives a share from each: "
+            "add into dx (+=), do not assign (=).",
+            _overwritten_dx),
+    Mistake("averaged the bias gradient",
+            "the one bias is added to every output, so its gradient is the SUM of δ, not its mean.",
+            _mean_db),
+]
+
+
+def check_convolution_layer_backward(fn, hidden=False):
+    """Check ``fn(x, W, delta) -> (dx, dW, db)`` for the CONVOLUTION forward pass z = x * W + b ('valid',
+    one channel), written without correlate2d/convolve2d (cnnlib's or scipy's).
+
+    Names: "used the correlation layer's dx", "forgot to rotate dW", "overwrites instead of accumulating",
+    "averaged the bias gradient". Refuses Conv2D, numerical gradients, the 2-D operations and the reference.
+    """
+    shortcuts = _shortcuts.conv_layers() + [_shortcuts.two_d_operations("correlate2d", "convolve2d")]
+    return check_function("backward of a convolution layer", fn, _conv_forward_reference,
+                          HIDDEN_CASES if hidden else CASES, CONVOLUTION_MISTAKES, shortcuts=shortcuts,
+                          labels=LABELS, hidden=hidden)

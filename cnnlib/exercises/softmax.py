@@ -7,10 +7,12 @@ The reference is cnnlib's SoftmaxCrossEntropy.
 
 import numpy as np
 
+from .. import losses
 from ..losses import SoftmaxCrossEntropy, softmax
-from ._core import Mistake, check_function
+from . import _shortcuts
+from ._core import Mistake, Shortcut, check_function
 
-__all__ = ["check_softmax_ce_backward"]
+__all__ = ["check_softmax_ce_backward", "check_softmax_mse_backward"]
 
 
 def _reference(logits, labels):
@@ -35,31 +37,56 @@ def _sign(logits, labels):
     return (_onehot(labels, logits.shape[1]) - softmax(logits)) / len(labels)
 
 
-def _cases():
+def _naive(logits, labels):
+    """exp(z) / Σ exp(z) without subtracting the max: inf / inf = nan for large logits."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        e = np.exp(logits)
+        p = e / e.sum(axis=1, keepdims=True)
+    return (p - _onehot(labels, logits.shape[1])) / len(labels)
+
+
+def _cases(seed=701, specs=((4, 3, 2.0), (5, 10, 3.0), (2, 7, 1.0)), huge_labels=(2, 0, 3)):
     """Batches of N > 1 (so the 1/N shows), K from 3 to 10, and a last batch of huge logits that a naive
     softmax turns into nan."""
-    rng = np.random.default_rng(701)
+    rng = np.random.default_rng(seed)
     cases = []
-    for N, K, scale in [(4, 3, 2.0), (5, 10, 3.0), (2, 7, 1.0)]:
+    for N, K, scale in specs:
         cases.append((rng.normal(0.0, scale, size=(N, K)), rng.integers(0, K, size=N)))
-    cases.append((1000.0 + rng.normal(0.0, 2.0, size=(3, 4)), np.array([2, 0, 3])))
+    cases.append((1000.0 + rng.normal(0.0, 2.0, size=(len(huge_labels), 4)), np.array(huge_labels)))
     return cases
 
 
 CASES = _cases()
+HIDDEN_CASES = _cases(7010, ((6, 5, 2.0), (7, 3, 1.5)), (1, 3, 0, 0, 2, 1))
 
 
-def check_softmax_ce_backward(softmax_ce_backward):
+def _shortcut_list():
+    return [_shortcuts.layer(SoftmaxCrossEntropy),
+            Shortcut("`cnnlib.losses.softmax`", targets=(losses.softmax, losses.log_softmax),
+                     names=("log_softmax", "softmax"),
+                     why="hides the step the exercise asks for (a softmax that cannot overflow)"),
+            _shortcuts.model(), _shortcuts.numerical()]
+
+
+def check_softmax_ce_backward(softmax_ce_backward, hidden=False):
     """Check ``softmax_ce_backward(logits (N, K), labels (N,)) -> dlogits (N, K)`` for the batch-mean loss.
 
-    Named mistakes: "forgot 1/N", "used logits instead of probabilities", "sign error".
+    Named mistakes: "naive softmax overflows", "forgot 1/N", "used logits instead of probabilities",
+    "sign error". Refuses SoftmaxCrossEntropy, cnnlib's softmax and numerical gradients.
     """
     return check_function(
         "softmax-CE backward",
         softmax_ce_backward,
         _reference,
-        CASES,
+        HIDDEN_CASES if hidden else CASES,
+        shortcuts=_shortcut_list(),
+        hidden=hidden,
         mistakes=[
+            Mistake("naive softmax overflows",
+                    "for large logits exp(z) overflows to inf and inf / inf gives nan. Subtract each row's "
+                    "maximum before exp (softmax(z) = softmax(z - max z)): the result is the same, and exp "
+                    "never sees a number above 0.",
+                    _naive),
             Mistake("forgot 1/N",
                     "the cost is the MEAN over the batch, so every row of the gradient carries a factor 1/N: "
                     "(softmax(z) - y) / N.",
@@ -74,3 +101,57 @@ def check_softmax_ce_backward(softmax_ce_backward):
                     _sign),
         ],
     )
+
+
+# ---- exercise 2: softmax followed by a squared error, where nothing collapses --------------------------------
+# C = (1 / 2N) Σ_n ||softmax(z_n) - y_n||²: the cost's gradient with respect to p is g = (p - y) / N, and the
+# softmax Jacobian diag(p) - p pᵀ (notebook 07, section 2) carries it back:  ∂C/∂z = p ⊙ (g - <p, g>).
+def _stable_softmax(z):
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _mse_from_g(logits, labels, through):
+    p = _stable_softmax(logits)
+    g = (p - _onehot(labels, logits.shape[1])) / len(labels)
+    return through(p, g)
+
+
+def _mse_reference(logits, labels):
+    return _mse_from_g(logits, labels, lambda p, g: p * (g - np.sum(p * g, axis=1, keepdims=True)))
+
+
+MSE_MISTAKES = [
+    Mistake("used the cross-entropy shortcut p - y",
+            "you returned (p - y) / N, the gradient with respect to the PROBABILITIES. ŷ - y is what softmax + "
+            "cross-entropy collapses to; with a squared error nothing cancels, so carry g = (p - y)/N back through "
+            "the softmax Jacobian diag(p) - p pᵀ.",
+            lambda z, y: _mse_from_g(z, y, lambda p, g: g)),
+    Mistake("used only the diagonal of the Jacobian",
+            "you multiplied by p(1 - p), the diagonal of the softmax Jacobian. Every p_i depends on every logit: "
+            "the off-diagonal entries -p_i p_j add -p_j Σ_i p_i g_i. Use (diag(p) - p pᵀ) g = p ⊙ (g - <p, g>).",
+            lambda z, y: _mse_from_g(z, y, lambda p, g: p * (1 - p) * g)),
+    Mistake("forgot 1/N",
+            "the cost is a mean over the batch: every row of the gradient carries a factor 1/N.",
+            lambda z, y: len(y) * _mse_reference(z, y)),
+    Mistake("sign error",
+            "the gradient points towards higher cost; you returned its negative.",
+            lambda z, y: -_mse_reference(z, y)),
+]
+
+MSE_CASES = _cases(707, ((4, 3, 2.0), (5, 6, 1.0), (3, 10, 3.0)), (1, 0, 3))
+MSE_HIDDEN_CASES = _cases(7070, ((6, 4, 1.5), (2, 7, 2.5)), (2, 2, 1, 0))
+
+
+def check_softmax_mse_backward(fn, hidden=False):
+    """Check ``fn(logits (N, K), labels (N,)) -> dlogits (N, K)`` for C = (1/2N) Σ_n ||softmax(z_n) - y_n||²,
+    y_n one-hot. cnnlib's ``softmax`` may be used; the loss layers, numerical gradients and autograd are refused.
+
+    Names: "used the cross-entropy shortcut p - y", "used only the diagonal of the Jacobian", "forgot 1/N",
+    "sign error".
+    """
+    shortcuts = [_shortcuts.layer(SoftmaxCrossEntropy), _shortcuts.layer(losses.MeanSquaredError),
+                 _shortcuts.model(), _shortcuts.numerical()]
+    return check_function("softmax + squared error backward", fn, _mse_reference,
+                          MSE_HIDDEN_CASES if hidden else MSE_CASES, MSE_MISTAKES, shortcuts=shortcuts,
+                          hidden=hidden)

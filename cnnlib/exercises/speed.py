@@ -13,16 +13,17 @@ Cases use non-square images and kernels and two channels, so every mistake below
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ._core import Mistake, check_function
+from ..layers import Conv2D
+from ._core import Mistake, Shortcut, check_function
 
-__all__ = ["check_im2col", "im2col_reference"]
+__all__ = ["check_im2col", "check_col2im"]
 
 
 def _windows(x, KH, KW):
     return sliding_window_view(x, (KH, KW), axis=(1, 2))  # (C, H_out, W_out, KH, KW)
 
 
-def im2col_reference(x, KH, KW):
+def _reference(x, KH, KW):
     """x (C, H, W) -> cols (C·KH·KW, H_out·W_out), rows (c, m, k), columns (i, j)."""
     C, H, W = x.shape
     return _windows(x, KH, KW).transpose(0, 3, 4, 1, 2).reshape(C * KH * KW, -1)
@@ -44,7 +45,7 @@ def _columns_column_major(x, KH, KW):
 
 
 def _transposed(x, KH, KW):
-    return im2col_reference(x, KH, KW).T
+    return _reference(x, KH, KW).T
 
 
 MISTAKES = [
@@ -67,19 +68,87 @@ MISTAKES = [
 ]
 
 
-def _cases():
-    rng = np.random.default_rng(909)
-    shapes = [((2, 5, 6), (2, 3)), ((2, 6, 5), (3, 2)), ((1, 7, 6), (3, 3))]
+def _cases(seed=909, shapes=(((2, 5, 6), (2, 3)), ((2, 6, 5), (3, 2)), ((1, 7, 6), (3, 3)))):
+    rng = np.random.default_rng(seed)
     return [(rng.standard_normal(x_shape), KH, KW) for x_shape, (KH, KW) in shapes]
 
 
 CASES = _cases()
+HIDDEN_CASES = _cases(9090, (((3, 4, 7), (2, 2)), ((2, 6, 4), (3, 2))))
 
 
-def check_im2col(fn):
+def check_im2col(fn, hidden=False):
     """Check ``fn(x, KH, KW) -> cols`` (im2col of one image, stride 1).
 
     Names these mistakes: "rows in (m, k, c) order", "kernel axes swapped", "columns in (j, i) order",
-    "transposed". Returns a CheckResult.
+    "transposed". Refuses Conv2D's own im2col. Returns a CheckResult.
     """
-    return check_function("im2col", fn, im2col_reference, CASES, MISTAKES)
+    own = Shortcut("`Conv2D._im2col`", targets=(Conv2D._im2col,) if hasattr(Conv2D, "_im2col") else (),
+                   names=("_im2col", "Conv2D"), why="builds this matrix for you; the exercise asks you to build it")
+    return check_function("im2col", fn, _reference, HIDDEN_CASES if hidden else CASES, MISTAKES,
+                          shortcuts=[own], hidden=hidden)
+
+
+# ---- exercise 2: col2im, the backward pass of the copy ------------------------------------------------------
+# im2col copies x[c, i + m, j + k] into cols[(c, m, k), (i, j)]. Its backward pass (the adjoint) sends every entry
+# of dcols back to the pixel it was copied from, and ADDS, because a pixel was copied into many columns:
+#     dx[c, i + m, j + k] += dcols[(c, m, k), (i, j)]
+def _col2im(dcols, C, H, W, KH, KW, row_order=(0, 1, 2), column_major=False, accumulate=True):
+    H_out, W_out = H - KH + 1, W - KW + 1
+    shape = [(C, KH, KW)[a] for a in row_order]
+    d = dcols.reshape(*shape, *((W_out, H_out) if column_major else (H_out, W_out)))
+    d = np.moveaxis(d, (0, 1, 2), row_order)  # back to (c, m, k, ., .)
+    if column_major:
+        d = d.swapaxes(3, 4)
+    dx = np.zeros((C, H, W))
+    for m in range(KH):
+        for k in range(KW):
+            if accumulate:
+                dx[:, m:m + H_out, k:k + W_out] += d[:, m, k]
+            else:
+                dx[:, m:m + H_out, k:k + W_out] = d[:, m, k]
+    return dx
+
+
+def _col2im_reference(dcols, C, H, W, KH, KW):
+    return _col2im(dcols, C, H, W, KH, KW)
+
+
+COL2IM_MISTAKES = [
+    Mistake("overwrites instead of accumulating",
+            "a pixel was copied into several columns (one per window that contains it), so its gradient is the "
+            "SUM of what those columns receive: use +=, not =.",
+            lambda d, C, H, W, KH, KW: _col2im(d, C, H, W, KH, KW, accumulate=False)),
+    Mistake("rows read in (m, k, c) order",
+            "you read the rows of dcols with the channel last. They are in im2col's order, (c, m, k).",
+            lambda d, C, H, W, KH, KW: _col2im(d, C, H, W, KH, KW, row_order=(1, 2, 0))),
+    Mistake("columns read in (j, i) order",
+            "you read the columns of dcols column-major. They are in im2col's order, (i, j), row-major.",
+            lambda d, C, H, W, KH, KW: _col2im(d, C, H, W, KH, KW, column_major=True)),
+]
+
+
+def _col2im_cases(seed, shapes):
+    rng = np.random.default_rng(seed)
+    cases = []
+    for C, H, W, KH, KW in shapes:
+        cases.append((rng.standard_normal((C * KH * KW, (H - KH + 1) * (W - KW + 1))), C, H, W, KH, KW))
+    return cases
+
+
+COL2IM_CASES = _col2im_cases(919, [(2, 5, 6, 2, 3), (1, 6, 5, 3, 3), (3, 4, 7, 3, 2)])
+COL2IM_HIDDEN_CASES = _col2im_cases(9190, [(2, 7, 4, 2, 2), (1, 5, 8, 3, 4)])
+
+
+def check_col2im(fn, hidden=False):
+    """Check ``fn(dcols, C, H, W, KH, KW) -> dx (C, H, W)``, the backward pass of im2col (stride 1, no padding).
+
+    Names: "overwrites instead of accumulating", "rows read in (m, k, c) order", "columns read in (j, i) order".
+    Refuses Conv2D (and its own _col2im) and numerical gradients.
+    """
+    from . import _shortcuts
+
+    own = Shortcut("`Conv2D._col2im`", targets=tuple(getattr(Conv2D, n) for n in ("_col2im",) if hasattr(Conv2D, n)),
+                   names=("_col2im", "Conv2D"), why="computes this for you; the exercise asks you to derive it")
+    return check_function("col2im", fn, _col2im_reference, COL2IM_HIDDEN_CASES if hidden else COL2IM_CASES,
+                          COL2IM_MISTAKES, shortcuts=[own] + _shortcuts.conv_layers(), hidden=hidden)

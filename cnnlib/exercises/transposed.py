@@ -12,12 +12,8 @@ stride >= 2, so that each mistake below gives an answer of its own.
 import numpy as np
 
 from ..signal import correlate2d, insert_zeros, rot180
-try:  # the shortcut-refusing machinery of the exercises work
-    from . import _shortcuts
-    from ._core import Mistake, Shortcut, check_function
-except ImportError:  # TEMPORARY, until that work is on main: a verbatim copy of it
-    from . import _pending_core as _shortcuts
-    from ._pending_core import Mistake, Shortcut, check_function
+from . import _shortcuts
+from ._core import Mistake, Shortcut, check_function
 
 __all__ = ["check_conv_transpose_from_zeros"]
 
@@ -99,7 +95,7 @@ def _shortcut_list():
 
     transposed = Shortcut("`ConvTranspose2D`", targets=(ConvTranspose2D.forward, ConvTranspose2D.forward_naive),
                           names=("ConvTranspose2D", "conv_transpose2d", "conv_transpose"),
-                          why="is the layer the exercise asks you to build")
+                          why="is the layer the exercise asks for; build it from zero insertion and a full correlation")
     return [transposed, _shortcuts.layer(Conv2D), _shortcuts.numerical()]
 
 
