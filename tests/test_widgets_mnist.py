@@ -13,7 +13,7 @@ from cnnlib import Conv2D, Dense, Flatten, MaxPool2D, ReLU, Sequential, widgets 
 
 
 def tiny_model(rng):
-    """A small seed-004-like net on 8x8 inputs: conv 2 maps of 3x3 -> ReLU -> 2x2 max-pool -> Dense(18, 4)."""
+    """A small net shaped like the one-conv-layer net on 8x8 inputs: conv 2 maps of 3x3 -> ReLU -> 2x2 max-pool -> Dense(18, 4)."""
     model = Sequential(Conv2D(1, 2, 3, rng=rng), ReLU(), MaxPool2D(2), Flatten(), Dense(2 * 3 * 3, 4, rng=rng))
     model[0].params["b"][:] = rng.uniform(-0.2, 0.2, size=2)  # non-zero biases, so a bias bug would show
     model[4].params["b"][:] = rng.uniform(-0.2, 0.2, size=4)

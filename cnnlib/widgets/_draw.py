@@ -44,7 +44,7 @@ def show_toggle_state(toggle, label):
     toggle.description = f"{label}: {'ON' if on else 'OFF'}"
     toggle.icon = "check" if on else "times"
     toggle.button_style = "success" if on else ""
-    toggle.layout.width = "auto"
+    toggle.layout.width = "max-content"
 
 
 def text_color(rgba):

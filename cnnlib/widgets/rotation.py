@@ -196,7 +196,7 @@ class FlipOrNot(_Live):
         # C(x) = Σ δ · (x ⋆ W): its gradient with respect to x is exactly the ∂C/∂x that backprop passes on
         self.numerical = numerical_gradient(lambda v: correlate2d(v, self.W, "valid"), self.x.copy(), self.delta)
         self.toggle = tag(ipywidgets.ToggleButton(value=rotate, description="rotate W by 180°",
-                                                  layout=ipywidgets.Layout(width="auto")), self.name, "toggle")
+                                                  layout=ipywidgets.Layout(width="max-content")), self.name, "toggle")
         self.readout = tag(ipywidgets.HTML(), self.name, "readout")
         self.output = tag(ipywidgets.Output(), self.name, "figure")
         self.update()
@@ -232,8 +232,14 @@ class FlipOrNot(_Live):
         name = "δ ⋆ rot180(W)" if self.rotate else "δ ⋆ W (not rotated)"
         draw_matrix(axes[0], self.analytic, title=f"formula:\n{name}", vlim=lim)
         draw_matrix(axes[1], self.numerical, title="numerical\n(central differences)", vlim=lim)
-        draw_matrix(axes[2], diff + 0.0, title=f"difference\nrel_error = {self.error:.1e}", vlim=lim,
-                    highlight=np.abs(diff) > 1e-6, highlight_color="black")
+        # tiny differences are written in units of 10^e, so each number fits its cell; the colour keeps the true
+        # scale (vlim = lim), so rounding noise stays white
+        biggest = np.abs(diff).max()
+        e = int(np.floor(np.log10(biggest))) if biggest > 0 else 0
+        unit = 10.0 ** e if e < -2 else 1.0
+        scale_note = f" (in units of 1e{e})" if unit != 1.0 else ""
+        draw_matrix(axes[2], diff / unit + 0.0, title=f"difference{scale_note}\nrel_error = {self.error:.1e}",
+                    vlim=lim / unit, highlight=np.abs(diff) > 1e-6, highlight_color="black", fmt="{:.1f}" if unit != 1.0 else "{:.2g}")
         fig.tight_layout()
         return fig
 
