@@ -3,11 +3,12 @@
     python -m cnnlib.export                       # execute every notebooks/NN_*.ipynb, write site/
     python -m cnnlib.export --out public/ --no-execute   # use the outputs already saved in the notebooks
 
-Each notebook is executed top to bottom in a fresh kernel, with the widget state stored in its metadata, then
-rendered by nbconvert's HTML exporter: the static figures stay embedded as PNG data, and the interactive widgets
-are embedded as ``application/vnd.jupyter.widget-state+json`` (rendered by the widget HTML manager, which the
-page loads from a CDN when online). ``site/index.html`` lists the notebooks in order, each with its title line.
-The source notebooks are never modified.
+Each notebook is executed top to bottom in a fresh kernel, then rendered by nbconvert's HTML exporter with the
+figures embedded as PNG data. A widget's output carries a PNG of its starting figure next to the widget view
+(cnnlib.widgets); a static page has no kernel to drive the widget, so the page shows that PNG, with its alt text,
+and never a second copy. The pages use a higher-contrast palette for prompts and code (``ACCESSIBLE_CSS``) so that
+they meet WCAG 2.1 AA (tests/browser/test_export_accessibility.py runs axe-core on them). ``site/index.html``
+lists the notebooks in order, each with its title line. The source notebooks are never modified.
 """
 
 import argparse
@@ -18,9 +19,40 @@ import sys
 import time
 from pathlib import Path
 
-__all__ = ["ExportError", "export", "find_notebooks", "notebook_title", "plain_title", "main"]
+__all__ = ["ExportError", "export", "find_notebooks", "notebook_title", "plain_title", "static_widgets", "main"]
 
 NOTEBOOK_PATTERN = re.compile(r"^\d\d_.+\.ipynb$")
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+# JupyterLab's light theme draws prompts in #b0b0b0 and some code tokens below 4.5:1 on the code background
+# (#f5f5f5). These colours keep the hues and reach at least 4.5:1 on #f5f5f5 (WCAG 2.1 AA, normal text).
+ACCESSIBLE_CSS = """
+<style id="cnnlib-accessible-colours">
+:root {
+  --jp-mirror-editor-keyword-color: #006300; --jp-mirror-editor-atom-color: #3333aa;
+  --jp-mirror-editor-number-color: #006300; --jp-mirror-editor-def-color: #0000c8;
+  --jp-mirror-editor-variable-2-color: #00366d; --jp-mirror-editor-variable-3-color: #00613a;
+  --jp-mirror-editor-punctuation-color: #004a94; --jp-mirror-editor-property-color: #004a94;
+  --jp-mirror-editor-operator-color: #7a14b8; --jp-mirror-editor-comment-color: #2f5f5f;
+  --jp-mirror-editor-string-color: #a01c1c; --jp-mirror-editor-string-2-color: #6a0066;
+  --jp-mirror-editor-meta-color: #7a14b8; --jp-mirror-editor-qualifier-color: #4a4a4a;
+  --jp-mirror-editor-builtin-color: #006300; --jp-mirror-editor-bracket-color: #5e5e3a;
+  --jp-mirror-editor-tag-color: #116600; --jp-mirror-editor-attribute-color: #0000b0;
+  --jp-mirror-editor-header-color: #0000c8; --jp-mirror-editor-quote-color: #006600;
+  --jp-mirror-editor-link-color: #0000b0; --jp-mirror-editor-error-color: #b00000;
+  --jp-mirror-editor-hr-color: #595959;
+  --jp-cell-inprompt-font-color: #1f5f99; --jp-cell-outprompt-font-color: #a0331a;
+  --jp-content-link-color: #0b57a4; --jp-cell-prompt-not-active-font-color: #4a4a4a;
+}
+.jp-Cell .jp-InputPrompt, .jp-Cell .jp-OutputPrompt { color: #4a4a4a !important; opacity: 1 !important; }
+.jp-RenderedText pre .ansi-red-fg, .jp-RenderedText pre .ansi-red-intense-fg { color: #b00000; }
+.jp-RenderedText pre .ansi-green-fg, .jp-RenderedText pre .ansi-green-intense-fg { color: #006300; }
+.jp-RenderedText pre .ansi-cyan-fg, .jp-RenderedText pre .ansi-cyan-intense-fg { color: #00616b; }
+.jp-RenderedText pre .ansi-yellow-fg, .jp-RenderedText pre .ansi-yellow-intense-fg { color: #6b5200; }
+.jp-RenderedText pre .ansi-blue-fg, .jp-RenderedText pre .ansi-blue-intense-fg { color: #1f4fa0; }
+.jp-RenderedText pre .ansi-magenta-fg, .jp-RenderedText pre .ansi-magenta-intense-fg { color: #8a1a8a; }
+</style>
+"""
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
@@ -80,6 +112,49 @@ def _execute(nb, path, timeout, kernel_name):
         raise ExportError(f"{path.name}: execution failed: {type(exc).__name__}: {exc}") from None
 
 
+def static_widgets(nb):
+    """For a page without a kernel: keep each widget output's PNG fallback and drop its widget view (and the saved
+    widget state, when no other widget needs it), so the page shows the figure once instead of an empty widget
+    area. Returns ``nb``."""
+    views_left = False
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            if WIDGET_VIEW in data and "image/png" in data:
+                del data[WIDGET_VIEW]
+            views_left = views_left or WIDGET_VIEW in data
+    if not views_left:  # a widget without a PNG fallback still needs the saved state to be drawn
+        nb.metadata.pop("widgets", None)
+    return nb
+
+
+def figure_alt_texts(nb):
+    """{base64 PNG: alt text} of every image output that carries ``metadata["image/png"]["alt"]``."""
+    alts = {}
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            png, alt = out.get("data", {}).get("image/png"), out.get("metadata", {}).get("image/png", {}).get("alt")
+            if png and alt:
+                alts["".join(png).replace("\n", "")] = alt
+    return alts
+
+
+def accessible(page, alts=None):
+    """Add ACCESSIBLE_CSS after the theme's styles, and give each figure the alt text its output carries (this
+    nbconvert writes a generic "No description" instead)."""
+    page = page.replace("</head>", ACCESSIBLE_CSS + "</head>", 1)
+    if alts:
+        def with_alt(match):
+            alt = alts.get(match.group(2).replace("\n", ""))
+            if alt is None:
+                return match.group(0)
+            tag = re.sub(r'\salt="[^"]*"', "", match.group(0))
+            return tag.replace("<img", f'<img alt="{html.escape(alt, quote=True)}"', 1)
+
+        page = re.sub(r'<img([^>]*?)src="data:image/png;base64,([^"]+)"[^>]*>', with_alt, page)
+    return page
+
+
 def plain_title(title):
     """The title as plain text for the index, which has no MathJax: ``$\\hat y - y$`` becomes ``ŷ - y``."""
     title = re.sub(r"\\hat\s*(?:\{\s*(\w)\s*\}|(\w))", lambda m: (m.group(1) or m.group(2)) + "\u0302", title)
@@ -105,7 +180,7 @@ def _index_html(entries):
 <body>
 <h1>cnnlib: backpropagation in convolutional networks</h1>
 <p>The notebooks in order, executed, with their figures. The interactive widgets need a running kernel
-(JupyterLab, Voila, Binder or Colab); here they show the state they were saved in.</p>
+(JupyterLab, Voila, Binder or Colab); here each shows the figure of its starting state.</p>
 <ol>
 {items}
 </ol>
@@ -145,7 +220,8 @@ def export(notebooks=None, out="site", execute=True, timeout=600, kernel_name="p
             if execute:
                 _execute(nb, path, timeout, nb.metadata.get("kernelspec", {}).get("name", kernel_name))
             title = notebook_title(nb, path.stem)
-            body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
+            body, _ = exporter.from_notebook_node(static_widgets(nb), resources={"metadata": {"name": title}})
+            body = accessible(body, figure_alt_texts(nb))
         except ExportError as exc:
             failures.append(str(exc))
             log(f"{tag}: FAILED after {time.perf_counter() - start:.1f} s")

@@ -4,7 +4,12 @@ Every function here takes plain 2-D arrays, the way the derivations in notebooks
 an input ``x`` of shape (H, W) and a kernel ``k`` of shape (KH, KW).
 
     correlation   (x ⋆ k)[i, j] = Σ_m Σ_n x[i + m, j + n] · k[m, n]
-    convolution   (x * k)[i, j] = Σ_m Σ_n x[i - m, j - n] · k[m, n]  =  (x ⋆ rot180(k))[i, j]
+    convolution   (x * k)[i, j] = Σ_m Σ_n x[i - m, j - n] · k[m, n]
+
+(x zero outside its H x W pixels). The two index formulas count from different origins: i = 0 is the first
+'valid' position in the correlation, the first 'full' position in the convolution. Entry by entry,
+(x * k)[i, j] = (x ⋆ rot180(k))[i - KH + 1, j - KW + 1]; as arrays of one mode,
+convolve2d(x, k, mode) == correlate2d(x, rot180(k), mode).
 
 Output sizes, for each of the three modes:
 
@@ -147,7 +152,9 @@ def correlate2d(x, k, mode="valid"):
 def convolve2d(x, k, mode="valid"):
     """True convolution: correlation with the kernel rotated by 180 degrees.
 
-    out[i, j] = Σ_m Σ_n x[i - m, j - n] · k[m, n] = (x ⋆ rot180(k))[i, j]
+    The result equals correlate2d(x, rot180(k), mode) (for "same": with an odd kernel). Index by index, with i
+    counted from the first 'full' position, (x * k)[i, j] = Σ_m Σ_n x[i - m, j - n] · k[m, n]; "valid" keeps the
+    positions i >= KH - 1, j >= KW - 1 of that sum.
     x: (H, W); k: (KH, KW); mode: "valid", "full" or "same".
     """
     x, k = _prepare(x, k, mode, "convolve2d")

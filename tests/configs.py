@@ -30,7 +30,7 @@ CONV_CONFIGS = [
     (1, 2, 10, 7, 3, 3, (3, 2), (2, 1), (1, 2)),
     (2, 1, 13, 13, 2, 3, 4, 0, 3),
     (1, 4, 6, 6, 5, 2, 2, 1, 1),
-    (2, 1, 28, 28, 3, 5, 1, 0, 1),  # the seed-004 layer
+    (2, 1, 28, 28, 3, 5, 1, 0, 1),  # the conv layer of the one-conv-layer net
     (1, 6, 14, 14, 4, 5, 1, 0, 1),  # a LeNet-5 layer, fewer filters
     (1, 1, 8, 8, 2, 3, 1, (3, 3), 1),
     (2, 2, 7, 7, 2, 2, 3, 0, 2),
@@ -47,7 +47,7 @@ POOL_CONFIGS = [
     (1, 1, 5, 7, (3, 2), (1, 2)),
     (2, 2, 8, 8, 2, 3),          # gaps between windows
     (1, 1, 3, 3, 3, None),
-    (2, 2, 24, 24, 2, None),     # the seed-004 pool
+    (2, 2, 24, 24, 2, None),     # the pool of the one-conv-layer net
 ]
 
 

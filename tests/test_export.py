@@ -66,6 +66,29 @@ def test_export_executes_and_embeds_figure_and_widget_state(series, tmp_path):
     assert all(not c.get("outputs") for c in nbformat.read(series[1], as_version=4).cells if c.cell_type == "code")
 
 
+def test_a_widget_with_a_png_fallback_is_exported_as_its_figure(tmp_path):
+    src = tmp_path / "nbs"
+    src.mkdir()
+    cell = """\
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import ipywidgets as w
+from cnnlib.widgets._draw import show_widget
+fig, ax = plt.subplots(figsize=(2, 2))
+ax.plot([0, 1], [1, 0])
+show_widget(w.VBox([w.IntSlider(description="n")]), fig, "A falling line from (0, 1) to (1, 0).")
+"""
+    path = write(src / "01_fallback.ipynb", [new_markdown_cell("# 01 · Fallback"), new_code_cell(cell)])
+    out = tmp_path / "site"
+    ex.export([path], out=out, execute=True, log=lambda _: None)
+    page = (out / "01_fallback.html").read_text()
+    assert page.count('src="data:image/png;base64,') == 1
+    assert 'alt="A falling line from (0, 1) to (1, 0)."' in page
+    assert "application/vnd.jupyter.widget-view+json" not in page
+    assert "cnnlib-accessible-colours" in page
+
+
 def test_index_lists_pages_in_order_with_their_titles(series, tmp_path):
     out = tmp_path / "site"
     ex.export(series, out=out, execute=False, log=lambda _: None)

@@ -13,7 +13,7 @@ from cnnlib import Conv2D, Dense, Flatten, MaxPool2D, ReLU, Sequential, widgets 
 
 
 def tiny_model(rng):
-    """A small seed-004-like net on 8x8 inputs: conv 2 maps of 3x3 -> ReLU -> 2x2 max-pool -> Dense(18, 4)."""
+    """A small net shaped like the one-conv-layer net on 8x8 inputs: conv 2 maps of 3x3 -> ReLU -> 2x2 max-pool -> Dense(18, 4)."""
     model = Sequential(Conv2D(1, 2, 3, rng=rng), ReLU(), MaxPool2D(2), Flatten(), Dense(2 * 3 * 3, 4, rng=rng))
     model[0].params["b"][:] = rng.uniform(-0.2, 0.2, size=2)  # non-zero biases, so a bias bug would show
     model[4].params["b"][:] = rng.uniform(-0.2, 0.2, size=4)
@@ -117,8 +117,22 @@ def test_a_wrong_prediction_is_flagged(setup):
 def test_figure_has_digit_saliency_probabilities_and_maps(setup):
     w = widgets.digit_explorer(*setup, show=False)
     fig = w.figure()
-    assert len(fig.axes) == 3 + 2
+    panels = [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
+    assert len(panels) == 3 + 2
+    assert len(fig.axes) - len(panels) == 2  # colour bars: the saliency, and one shared by the feature maps
     plt.close(fig)
+
+
+def test_picker_jumps_to_the_most_confident_mistakes(setup):
+    model, x, y = setup
+    w = widgets.digit_explorer(model, x, y, show=False)
+    probs = w.picks and [w.probs]  # noqa: F841 - the picks are computed from the model's own predictions
+    scores = model.predict(x)
+    pred = scores.argmax(axis=1)
+    assert all(pred[k] != y[k] for k in w.picks)
+    if w.picks:
+        w.picker.value = w.picks[0]
+        assert w.index == w.picks[0] and w.pred != w.label
 
 
 def test_bad_arguments_are_explained(setup):

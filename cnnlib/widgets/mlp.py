@@ -15,7 +15,7 @@ import numpy as np
 
 from ..layers import Dense
 from ..losses import MeanSquaredError
-from ._draw import redraw, static_figure, tag
+from ._draw import MIN_FONT_PT, TITLE_FONT_PT, redraw, show_widget, tag
 
 __all__ = ["delta_rule", "DeltaRule"]
 
@@ -60,7 +60,9 @@ class DeltaRule:
         self.output = ipw.Output()
         self.layer_dropdown.observe(self._on_layer, names="value")
         self.neuron_dropdown.observe(self._changed, names="value")
-        self.widget = ipw.VBox([ipw.HBox([self.layer_dropdown, self.neuron_dropdown]), self.readout, self.output])
+        # a layer dropdown with one option could change nothing: with one hidden layer, show only the neurons
+        controls = [self.layer_dropdown, self.neuron_dropdown] if self.L > 2 else [self.neuron_dropdown]
+        self.widget = ipw.VBox([ipw.HBox(controls), self.readout, self.output])
         self.update()
 
     # ---- the numbers, all taken from cnnlib's forward and backward -------------------------------------
@@ -143,7 +145,7 @@ class DeltaRule:
         """The network with every δ written in, the selected neuron and the edges that feed its delta, and a bar
         chart of the terms W·δ, their sum and the resulting δ."""
         l, j = self.layer, self.neuron
-        fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 3.8), gridspec_kw={"width_ratios": [3, 2]})
+        fig, (ax, bx) = plt.subplots(1, 2, figsize=(9, 4.2), gridspec_kw={"width_ratios": [3, 2]})
         sizes = [self.x.size] + [self.z[m].size for m in range(1, self.L + 1)]
         pos = {(m, k): (m, (n - 1) / 2 - k) for m, n in enumerate(sizes) for k in range(n)}
         for m in range(1, self.L + 1):
@@ -155,39 +157,46 @@ class DeltaRule:
         for k, w, d, p in self.terms:
             (x0, y0), (x1, y1) = pos[(l, j)], pos[(l + 1, k)]
             ax.plot([x0, x1], [y0, y1], color="tab:red" if p < 0 else "tab:blue", lw=1 + 4 * abs(p) / biggest, zorder=2)
-            ax.text(x0 + 0.62 * (x1 - x0), y0 + 0.62 * (y1 - y0), f"{w:.2f}×({d:.3f})", fontsize=7, ha="center",
+            ax.text(x0 + 0.62 * (x1 - x0), y0 + 0.62 * (y1 - y0), f"{w:.2f}×({d:.3f})", fontsize=MIN_FONT_PT, ha="center",
                     va="bottom", bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5}, zorder=4)
         for (m, k), (px, py) in pos.items():
             colour = "tab:orange" if (m, k) == (l, j) else ("lightblue" if m == l + 1 else "white")
             ax.scatter([px], [py], s=900, color=colour, edgecolor="black", zorder=3)
             label = f"x{k}" if m == 0 else f"{self.delta[m][k]:.3f}"
-            ax.text(px, py, label, ha="center", va="center", fontsize=7, zorder=5)
-        ax.set_xticks(range(self.L + 1), ["input"] + [f"layer {m}\nδ{_sup(m)}" for m in range(1, self.L + 1)])
+            ax.text(px, py, label, ha="center", va="center", fontsize=MIN_FONT_PT, zorder=5)
+        ax.set_xticks(range(self.L + 1), ["input"] + [f"layer {m}\nδ{_sup(m)}" for m in range(1, self.L + 1)],
+                      fontsize=MIN_FONT_PT + 1)
         ax.set_yticks([])
         ax.set_xlim(-0.4, self.L + 0.4)
         ax.set_ylim(-max(sizes) / 2, max(sizes) / 2)
         for side in ("top", "right", "left"):
             ax.spines[side].set_visible(False)
-        ax.set_title(f"δ{_sup(l)}[{j}] collects the deltas of layer {l + 1}, weighted by W{_sup(l + 1)}[:, {j}]",
-                     fontsize=9)
+        ax.set_title(f"δ{_sup(l)}[{j}] collects the deltas of layer {l + 1},\nweighted by W{_sup(l + 1)}[:, {j}]",
+                     fontsize=TITLE_FONT_PT)
 
         L1 = _sup(l + 1)
         labels = [f"W{L1}[{k},{j}]·δ{L1}[{k}]" for k, *_ in self.terms] + ["sum", "sum × σ'(z) = δ"]
         values = [t[3] for t in self.terms] + [self.total, self.value]
         colours = ["tab:red" if t[3] < 0 else "tab:blue" for t in self.terms] + ["0.4", "tab:orange"]
         bx.barh(range(len(values))[::-1], values, color=colours)
-        bx.set_yticks(range(len(values))[::-1], labels, fontsize=8)
+        bx.set_yticks(range(len(values))[::-1], labels, fontsize=MIN_FONT_PT + 1)
+        bx.tick_params(axis="x", labelsize=MIN_FONT_PT)
         bx.axvline(0, color="black", lw=0.8)
         for r, v in zip(range(len(values))[::-1], values):
-            bx.text(v, r, f" {v:.4f} ", va="center", ha="left" if v >= 0 else "right", fontsize=7)
-        bx.set_title(f"σ'(z{_sup(l)}[{j}]) = {self.sp:.4f}", fontsize=9)
+            bx.text(v, r, f" {v:.4f} ", va="center", ha="left" if v >= 0 else "right", fontsize=MIN_FONT_PT)
+        bx.set_title(f"σ'(z{_sup(l)}[{j}]) = {self.sp:.4f}", fontsize=TITLE_FONT_PT)
         lim = max(abs(v) for v in values) or 1.0
         bx.set_xlim(-1.6 * lim, 1.6 * lim)
         fig.tight_layout()
         return fig
 
+    def alt_text(self):
+        l, j = self.layer, self.neuron
+        return (f"The network with every delta written in and neuron {j} of hidden layer {l} selected, beside a bar "
+                f"chart of its terms W·δ, their sum {self.total:.4f} and δ = sum × σ'(z) = {self.value:.4f}.")
+
     def _redraw(self):
-        redraw(self.output, self.figure)
+        redraw(self.output, self.figure, self.alt_text)
 
 
 def delta_rule(model, x, y, *, layer=1, neuron=0, show=True):
@@ -196,16 +205,14 @@ def delta_rule(model, x, y, *, layer=1, neuron=0, show=True):
     model: a cnnlib Sequential alternating Dense and activation layers (Dense, Sigmoid, Dense, Sigmoid, ...),
     at least one hidden layer. x: one input (n_0,) or (1, n_0); y: its target (n_L,) or (1, n_L); the cost is
     MeanSquaredError. The model's forward and backward run once on (x, y); its parameters are not changed.
-    Shows a static figure of the starting selection and the interactive widget (unless show=False); returns the
-    DeltaRule object.
+    Shows the interactive widget as one output, with a PNG of the starting selection for front ends without a
+    kernel (unless show=False); returns the DeltaRule object. The layer dropdown appears only when the net has
+    more than one hidden layer.
     """
     rule = DeltaRule(model, x, y)
     rule.select(layer, neuron)
     if show:
-        from IPython.display import display
-
-        static_figure(rule.figure())
-        display(rule.widget)
         rule._live = True
         rule._redraw()
+        show_widget(rule.widget, rule.figure(), rule.alt_text())
     return rule

@@ -10,7 +10,7 @@ import numpy as np
 from matplotlib.patches import Rectangle
 
 from ..layers import AvgPool2D, MaxPool2D
-from ._draw import draw_matrix, redraw, static_figure, tag
+from ._draw import TITLE_FONT_PT, draw_matrix, redraw, show_widget, tag
 
 __all__ = ["pooling_routing", "PoolingRouting"]
 
@@ -101,26 +101,30 @@ class PoolingRouting:
 
     def figure(self):
         """A matplotlib figure of the current state: x with the window, the pooled output, the routed dx."""
-        fig, axes = plt.subplots(1, 3, figsize=(10, 3.4), gridspec_kw={"width_ratios": [self.x.shape[1],
+        fig, axes = plt.subplots(1, 3, figsize=(9, 3.4), gridspec_kw={"width_ratios": [self.x.shape[1],
                                                                                            self.out.shape[1],
                                                                                            self.x.shape[1]]})
         i, j = self.selected
         light = 2 * (np.abs(self.x).max() or 1.0)  # a wider colour range keeps the cells pale and the digits legible
-        draw_matrix(axes[0], self.x, title="input x (window outlined)", highlight=self.window, vlim=light)
+        draw_matrix(axes[0], self.x, title="input x\n(window outlined)", highlight=self.window, vlim=light)
         if self.winner is not None:
             r, c = self.winner
             axes[0].add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, fill=False, edgecolor="tab:green", linewidth=3.5))
-            axes[0].set_title("input x (window; winner in green)", fontsize=9)
+            axes[0].set_title("input x\n(window; winner in green)", fontsize=TITLE_FONT_PT)
         sel = np.zeros(self.out.shape, dtype=bool)
         sel[i, j] = True
-        draw_matrix(axes[1], self.out, title=f"{self.mode} pool output", highlight=sel, vlim=light)
-        draw_matrix(axes[2], self.dx, title=f"gradient routed back: ∂out[{i},{j}]/∂x", highlight=self.dx != 0,
+        draw_matrix(axes[1], self.out, title=f"{self.mode} pool\noutput", highlight=sel, vlim=light)
+        draw_matrix(axes[2], self.dx, title=f"gradient routed back\n∂out[{i},{j}]/∂x", highlight=self.dx != 0,
                     highlight_color="tab:green", vlim=2.0)
         fig.tight_layout()
         return fig
 
+    def alt_text(self):
+        return (f"Three grids for {self.mode} pooling: the input x with the window of out{list(self.selected)} "
+                f"outlined, the pooled output, and the gradient that output sends back to x.")
+
     def _redraw(self):
-        redraw(self.output, self.figure)
+        redraw(self.output, self.figure, self.alt_text)
 
 
 def pooling_routing(x=None, kernel_size=2, stride=None, mode="max", *, show=True):
@@ -128,17 +132,14 @@ def pooling_routing(x=None, kernel_size=2, stride=None, mode="max", *, show=True
 
     x: (H, W) array (default: a seeded 6x6 example with values in [0, 1]); kernel_size, stride: the square
     pooling window and its step (stride defaults to kernel_size); mode: "max" or "average".
-    Shows a static figure of the default state and the interactive widget (unless show=False); returns the
-    PoolingRouting object.
+    Shows the interactive widget as one output, with a PNG of the starting state for front ends without a kernel
+    (unless show=False); returns the PoolingRouting object.
     """
     if x is None:
         x = np.round(np.random.default_rng(6).uniform(0.0, 1.0, size=(6, 6)), 2)
     routing = PoolingRouting(x, kernel_size, stride, mode)
     if show:
-        from IPython.display import display
-
-        static_figure(routing.figure())
-        display(routing.widget)
         routing._live = True
         routing._redraw()
+        show_widget(routing.widget, routing.figure(), routing.alt_text())
     return routing

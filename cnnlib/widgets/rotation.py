@@ -15,7 +15,7 @@ import numpy as np
 
 from ..gradcheck import numerical_gradient, rel_error
 from ..signal import correlate2d, pad2d, rot180
-from ._draw import draw_matrix, redraw, static_figure, tag
+from ._draw import draw_matrix, redraw, show_toggle_state, show_widget, tag
 
 __all__ = ["delta_flow", "DeltaFlow", "flip_or_not", "FlipOrNot"]
 
@@ -34,14 +34,11 @@ def _check_shapes(x, W, delta, func):
     return x, W, delta
 
 
-def _show(obj, fig):
-    """Display a static figure of the default state, then the live widget, and start redrawing."""
-    from IPython.display import display
-
-    static_figure(fig)
-    display(obj.widget())
+def _show(obj):
+    """Display the widget once: its live view, with a PNG of the starting figure for front ends without a kernel."""
     obj._live = True
     obj._redraw()
+    show_widget(obj.widget(), obj.figure(), obj.alt_text())
 
 
 class _Live:
@@ -50,7 +47,12 @@ class _Live:
     _live = False
 
     def _redraw(self):
-        redraw(self.output, self.figure)
+        redraw(self.output, self.figure, self.alt_text)
+
+    def widget(self):
+        if getattr(self, "_box", None) is None:
+            self._box = self._make_widget()
+        return self._box
 
 
 # ============================================================================================ delta flow
@@ -137,19 +139,24 @@ class DeltaFlow(_Live):
         pixel = np.zeros(self.x.shape, dtype=bool)
         pixel[r, c] = True
         used_flipped = rot180(self.kernel_mask)
-        fig, axes = plt.subplots(2, 3, figsize=(12, 6.5))
+        fig, axes = plt.subplots(2, 3, figsize=(9, 6))
         draw_matrix(axes[0, 0], self.x, title=f"input x, pixel ({r}, {c})", highlight=pixel)
         draw_matrix(axes[0, 1], self.delta_pad, highlight=self.window_mask,
-                    title=f"δ zero-padded by ({KH - 1}, {KW - 1}), window at ({r}, {c})")
-        draw_matrix(axes[0, 2], self.dx, title=f"∂C/∂x = δ ⋆ rot180(W) (full), dx[{r}, {c}] = {self.total:.4f}",
+                    title=f"δ zero-padded by ({KH - 1}, {KW - 1})\nwindow at ({r}, {c})")
+        draw_matrix(axes[0, 2], self.dx, title=f"∂C/∂x = δ ⋆ rot180(W) (full)\ndx[{r}, {c}] = {self.total:.4f}",
                     highlight=pixel)
         draw_matrix(axes[1, 0], self.W, title="W: entries used", highlight=self.kernel_mask)
-        draw_matrix(axes[1, 1], self.flipped, title="rot180(W), as it meets the window", highlight=used_flipped)
-        draw_matrix(axes[1, 2], self.products, title=f"products, sum = {self.total:.4f}", fmt="{:.3f}")
+        draw_matrix(axes[1, 1], self.flipped, title="rot180(W), as it\nmeets the window", highlight=used_flipped)
+        draw_matrix(axes[1, 2], self.products, title=f"window × rot180(W)\nsum = {self.total:.4f}", fmt="{:.2f}")
         fig.tight_layout()
         return fig
 
-    def widget(self):
+    def alt_text(self):
+        return (f"Six panels for input pixel ({self.row}, {self.col}): the input x, δ zero-padded with the window "
+                f"that meets rot180(W), the gradient ∂C/∂x, W and rot180(W) with the entries used, and the products, "
+                f"which sum to dx[{self.row}, {self.col}] = {self.total:.4f}.")
+
+    def _make_widget(self):
         return ipywidgets.VBox([ipywidgets.HBox([self.row_slider, self.col_slider]), self.readout, self.output])
 
 
@@ -157,15 +164,15 @@ def delta_flow(x, W, delta, *, row=None, col=None, show=True):
     """Choose an input pixel and see which δ entries and which (flipped) kernel entries make its gradient.
 
     x: (H, W) input of the forward z = x ⋆ W + b ('valid'); W: (KH, KW); delta: ∂C/∂z, (H - KH + 1, W - KW + 1).
-    row, col: the starting pixel (default: the centre of x). With ``show`` it displays a static figure of the
-    starting pixel, then the interactive widget. Returns the DeltaFlow.
+    row, col: the starting pixel (default: the centre of x). With ``show`` it displays the interactive widget (one
+    output, with a PNG of the starting pixel for front ends without a kernel). Returns the DeltaFlow.
     CSS classes: cnnlib-deltaflow-row, cnnlib-deltaflow-col (sliders), cnnlib-deltaflow-readout (HTML: the terms
     δ[i, j] · W[m, n] and "sum = <value to 4 decimals>", which equals dx[row, col]).
     """
     H, Wd = np.shape(x)
     obj = DeltaFlow(x, W, delta, H // 2 if row is None else row, Wd // 2 if col is None else col)
     if show:
-        _show(obj, obj.figure())
+        _show(obj)
     return obj
 
 
@@ -188,8 +195,8 @@ class FlipOrNot(_Live):
         self.x, self.W, self.delta = _check_shapes(x, W, delta, "flip_or_not")
         # C(x) = Σ δ · (x ⋆ W): its gradient with respect to x is exactly the ∂C/∂x that backprop passes on
         self.numerical = numerical_gradient(lambda v: correlate2d(v, self.W, "valid"), self.x.copy(), self.delta)
-        self.toggle = tag(ipywidgets.ToggleButton(value=rotate, description="rotate W by 180°"),
-                          self.name, "toggle")
+        self.toggle = tag(ipywidgets.ToggleButton(value=rotate, description="rotate W by 180°",
+                                                  layout=ipywidgets.Layout(width="max-content")), self.name, "toggle")
         self.readout = tag(ipywidgets.HTML(), self.name, "readout")
         self.output = tag(ipywidgets.Output(), self.name, "figure")
         self.update()
@@ -200,6 +207,9 @@ class FlipOrNot(_Live):
         return bool(self.toggle.value)
 
     def update(self):
+        # the pressed state is shown in words, icon and colour, not by a subtle shade alone
+        show_toggle_state(self.toggle, "rotate W by 180°")
+        self.toggle.tooltip = "pressed: ∂C/∂x uses rot180(W); released: it uses W unrotated"
         kernel = rot180(self.W) if self.rotate else self.W
         self.analytic = correlate2d(self.delta, kernel, "full")
         self.error = rel_error(self.analytic, self.numerical)
@@ -217,17 +227,29 @@ class FlipOrNot(_Live):
 
     def figure(self):
         diff = self.analytic - self.numerical
-        fig, axes = plt.subplots(1, 3, figsize=(12, 3.4))
+        fig, axes = plt.subplots(1, 3, figsize=(9, 3.4))
         lim = max(np.abs(self.analytic).max(), np.abs(self.numerical).max())
         name = "δ ⋆ rot180(W)" if self.rotate else "δ ⋆ W (not rotated)"
-        draw_matrix(axes[0], self.analytic, title=f"formula: {name}", vlim=lim)
-        draw_matrix(axes[1], self.numerical, title="numerical (central differences)", vlim=lim)
-        draw_matrix(axes[2], diff + 0.0, title=f"difference, rel_error = {self.error:.1e}", vlim=lim,
-                    highlight=np.abs(diff) > 1e-6, highlight_color="black")
+        draw_matrix(axes[0], self.analytic, title=f"formula:\n{name}", vlim=lim)
+        draw_matrix(axes[1], self.numerical, title="numerical\n(central differences)", vlim=lim)
+        # tiny differences are written in units of 10^e, so each number fits its cell; the colour keeps the true
+        # scale (vlim = lim), so rounding noise stays white
+        biggest = np.abs(diff).max()
+        e = int(np.floor(np.log10(biggest))) if biggest > 0 else 0
+        unit = 10.0 ** e if e < -2 else 1.0
+        scale_note = f" (in units of 1e{e})" if unit != 1.0 else ""
+        draw_matrix(axes[2], diff / unit + 0.0, title=f"difference{scale_note}\nrel_error = {self.error:.1e}",
+                    vlim=lim / unit, highlight=np.abs(diff) > 1e-6, highlight_color="black", fmt="{:.1f}" if unit != 1.0 else "{:.2g}")
         fig.tight_layout()
         return fig
 
-    def widget(self):
+    def alt_text(self):
+        how = "with" if self.rotate else "without"
+        verdict = "agree" if self.agrees else "disagree"
+        return (f"Three panels: ∂C/∂x from the formula {how} the 180° rotation of W, the numerical gradient, and "
+                f"their difference; they {verdict} (rel_error {self.error:.1e}).")
+
+    def _make_widget(self):
         return ipywidgets.VBox([self.toggle, self.readout, self.output])
 
 
@@ -235,21 +257,13 @@ def flip_or_not(x, W, delta, *, rotate=True, show=True):
     """Toggle the 180° rotation in ∂C/∂x and compare with the numerical gradient.
 
     x: (H, W); W: (KH, KW) (choose it non-symmetric, or both answers agree); delta: (H - KH + 1, W - KW + 1).
-    With ``show`` it displays a static figure of both states (rotated and not), then the interactive widget.
+    With ``show`` it displays the interactive widget (one output, with a PNG of the starting state for front ends
+    without a kernel).
     Returns the FlipOrNot.
     CSS classes: cnnlib-flip-toggle (ToggleButton, pressed = rotate), cnnlib-flip-readout (HTML: "rel_error = ..."
     and "✓ agrees" or "✗ disagrees").
     """
     obj = FlipOrNot(x, W, delta, rotate)
     if show:
-        obj.toggle.value = not rotate
-        other = obj.figure()
-        obj.toggle.value = rotate
-        from IPython.display import display
-
-        static_figure(obj.figure())
-        static_figure(other)
-        display(obj.widget())
-        obj._live = True
-        obj._redraw()
+        _show(obj)
     return obj

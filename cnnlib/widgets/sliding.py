@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from ..signal import MODES, output_size, pad2d, rot180
-from ._draw import draw_matrix, redraw, static_figure, tag
+from ._draw import draw_matrix, redraw, show_toggle_state, show_widget, tag
 
 __all__ = ["sliding_window", "SlidingWindow"]
 
@@ -147,6 +147,7 @@ class SlidingWindow:
         self.products = self.window * self.kernel
         self.total = float(self.products.sum())
         self.out = _sweep(self.x_pad, self.kernel, self.out_shape)
+        show_toggle_state(self.flip_toggle, "flip the kernel (convolution)")
         self.readout_text = self._describe()
         self.readout.value = self.readout_text
         if self._live:
@@ -182,23 +183,29 @@ class SlidingWindow:
         out_mask = np.zeros(out.shape, dtype=bool)
         out_mask[i, j] = True
         name = "convolution x * k" if flipped else "correlation x ⋆ k"
-        draw_matrix(axes[0], x_pad, title=f"x zero-padded (t, b, l, r) = {pad}", highlight=mask)
+        draw_matrix(axes[0], x_pad, title=f"x zero-padded\n(t, b, l, r) = {pad}", highlight=mask)
         draw_matrix(axes[1], kernel, title="rot180(k)" if flipped else "k (as given)")
-        draw_matrix(axes[2], products, title=f"products, sum = {products.sum():.4f}")
-        draw_matrix(axes[3], out, title=f"{name}, '{self.mode}'", highlight=out_mask)
+        draw_matrix(axes[2], products, title=f"products\nsum = {products.sum():.4f}")
+        draw_matrix(axes[3], out, title=f"{name}\n'{self.mode}'", highlight=out_mask)
 
     def figure(self, both=False):
         """A matplotlib figure of the current position: the current operation, or both (rows) when ``both``."""
         rows = [False, True] if both else [self.flipped]
-        fig, axes = plt.subplots(len(rows), 4, figsize=(12, 3.0 * len(rows)), squeeze=False,
+        fig, axes = plt.subplots(len(rows), 4, figsize=(9, 3.0 * len(rows)), squeeze=False,
                                  gridspec_kw={"width_ratios": [1.4, 0.6, 0.6, 1.2]})
         for ax_row, flipped in zip(axes, rows):
             self._draw_row(ax_row, flipped)
         fig.tight_layout()
         return fig
 
+    def alt_text(self, both=False):
+        i, j = self.position
+        ops = "correlation (top) and convolution (bottom)" if both else f"the {self.operation}"
+        return (f"Kernel at output position ({i}, {j}) in mode '{self.mode}' for {ops}: the zero-padded input with "
+                f"the window outlined, the kernel, the products and the output map.")
+
     def _redraw(self):
-        redraw(self.output, self.figure)
+        redraw(self.output, self.figure, self.alt_text)
 
     def widget(self):
         """The interactive layout: controls, readout and the figure area."""
@@ -210,18 +217,15 @@ def sliding_window(x, k, mode="valid", *, step=0, show=True):
     """Step a kernel across x position by position; toggle the flip to turn a correlation into a convolution.
 
     x: (H, W); k: (KH, KW); mode: "valid", "full" or "same"; step: the starting output position (row-major).
-    With ``show`` (the default) it displays a static figure of the starting position, correlation and
-    convolution side by side (what GitHub shows), then the interactive widget. Returns the SlidingWindow.
+    With ``show`` (the default) it displays the interactive widget as one output; front ends without a kernel
+    (GitHub, the HTML export) show its PNG fallback instead: the starting position, correlation and convolution. Returns the SlidingWindow.
     CSS classes: cnnlib-sliding-step (slider), cnnlib-sliding-mode (dropdown), cnnlib-sliding-flip (toggle),
     cnnlib-sliding-readout (HTML: operation, position, the products and "sum = ...").
     """
     w = SlidingWindow(x, k, mode)
     w.step_slider.value = step
     if show:
-        from IPython.display import display
-
-        static_figure(w.figure(both=True))
-        display(w.widget())
         w._live = True
         w._redraw()
+        show_widget(w.widget(), w.figure(both=True), w.alt_text(both=True))
     return w

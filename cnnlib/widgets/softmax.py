@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from ..losses import SoftmaxCrossEntropy
-from ._draw import redraw, static_figure, tag
+from ._draw import MIN_FONT_PT, TITLE_FONT_PT, redraw, show_widget, tag
 
 __all__ = ["softmax_explorer", "SoftmaxExplorer"]
 
@@ -79,34 +79,37 @@ class SoftmaxExplorer:
         fig, (ax_p, ax_g) = plt.subplots(1, 2, figsize=(9, 3))
         ax_p.bar(range(K), self.probs, color=colors)
         ax_p.set_ylim(0, 1)
-        ax_p.set_title(f"p = softmax(z / T), T = {self.temperature:.1f} (true class green)", fontsize=9)
+        ax_p.set_title(f"p = softmax(z / T), T = {self.temperature:.1f}\n(true class in green)", fontsize=TITLE_FONT_PT)
         ax_g.bar(range(K), self.grad, color=colors)
         lim = max(1.0, float(np.abs(self.grad).max())) * 1.05
         ax_g.set_ylim(-lim, lim)
         ax_g.axhline(0, color="black", linewidth=0.8)
-        ax_g.set_title(f"∂C/∂z = (p - y) / T, loss C = {self.loss:.3f}", fontsize=9)
+        ax_g.set_title(f"∂C/∂z = (p - y) / T\nloss C = {self.loss:.3f}", fontsize=TITLE_FONT_PT)
         for ax in (ax_p, ax_g):
             ax.set_xticks(range(K))
-            ax.set_xlabel("class k")
+            ax.set_xlabel("class k", fontsize=TITLE_FONT_PT)
+            ax.tick_params(labelsize=MIN_FONT_PT + 1)
         fig.tight_layout()
         return fig
 
+    def alt_text(self):
+        return (f"Two bar charts at temperature {self.temperature:.1f} with true class {self.label}: the softmax "
+                f"probabilities (class {int(self.probs.argmax())} highest, p = {self.probs.max():.3f}) and the "
+                f"gradient ∂C/∂z, negative only for the true class.")
+
     def _redraw(self):
-        redraw(self.output, self.figure)
+        redraw(self.output, self.figure, self.alt_text)
 
 
 def softmax_explorer(logits=(1.0, 2.5, -0.5, 0.0), label=0, temperature=1.0, *, show=True):
     """Sliders for the logits and the temperature, a dropdown for the true class; bars for p and ∂C/∂z.
 
-    Shows a static figure of the default state and the interactive widget (unless show=False); returns the
-    SoftmaxExplorer object.
+    Shows the interactive widget as one output, with a PNG of the starting state for front ends without a kernel
+    (unless show=False); returns the SoftmaxExplorer object.
     """
     explorer = SoftmaxExplorer(logits, label, temperature)
     if show:
-        from IPython.display import display
-
-        static_figure(explorer.figure())
-        display(explorer.widget)
         explorer._live = True
         explorer._redraw()
+        show_widget(explorer.widget, explorer.figure(), explorer.alt_text())
     return explorer

@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from ..signal import convolve2d, insert_zeros
-from ._draw import draw_matrix, redraw, static_figure, tag
+from ._draw import MIN_FONT_PT, draw_matrix, redraw, show_widget, tag
 
 __all__ = ["StridePadding", "stride_padding"]
 
@@ -109,25 +109,36 @@ class StridePadding:
         self.readout_text = f"{main} ({detail})"
         self.readout.value = f"<b>{main}</b><br><span style='font-size:90%'>{detail}</span>"
         if self.live:
-            redraw(self.out, self.figure)
+            redraw(self.out, self.figure, self.alt_text)
 
     # ---- drawing ---------------------------------------------------------------------------------------
     def figure(self):
         """A matplotlib figure of the current state: δ, spread δ, dilated W, ∂C/∂(padded x), ∂C/∂x."""
-        fig, axes = plt.subplots(1, 5, figsize=(15, 3.4), gridspec_kw={"width_ratios": [1, 1.2, 1, 1.4, 1.2]})
+        # two rows, so that the largest grid (up to 11x11) gets cells wide enough for two-digit numbers
+        fig = plt.figure(figsize=(9, 7.6))
+        grid = fig.add_gridspec(2, 6, height_ratios=[1, 1.5])
+        axes = [fig.add_subplot(grid[0, 0:2]), fig.add_subplot(grid[0, 2:4]), fig.add_subplot(grid[0, 4:6]),
+                fig.add_subplot(grid[1, 0:3]), fig.add_subplot(grid[1, 3:6])]
         s, p, d = self.stride, self.padding, self.dilation
-        draw_matrix(axes[0], self.delta, title=f"δ = ∂C/∂z  {self._shape(self.delta)}", fmt="{:g}")
-        draw_matrix(axes[1], self.delta_spread, highlight=self.spread_mask, fmt="{:g}",
-                    title=f"δ with s-1 = {s - 1} zeros inserted {self._shape(self.delta_spread)}")
+        small = {"fmt": "{:g}", "fontsize": MIN_FONT_PT}
+        draw_matrix(axes[0], self.delta, title=f"δ = ∂C/∂z\n{self._shape(self.delta)}", **small)
+        draw_matrix(axes[1], self.delta_spread, highlight=self.spread_mask,
+                    title=f"δ with s-1 = {s - 1} zeros inserted\n{self._shape(self.delta_spread)}", **small)
         draw_matrix(axes[2], self.kernel_dilated, highlight=insert_zeros(np.ones(self.kernel.shape, bool), d),
-                    fmt="{:g}", title=f"W dilated (d = {d}) {self._shape(self.kernel_dilated)}")
+                    title=f"W dilated (d = {d})\n{self._shape(self.kernel_dilated)}", **small)
         cropped = np.ones(self.dx_padded.shape, dtype=bool)
         cropped[p:p + self.dx.shape[0], p:p + self.dx.shape[1]] = False
         draw_matrix(axes[3], self.dx_padded, highlight=cropped if p else None, highlight_color="tab:gray",
-                    fmt="{:g}", title=f"full convolution = ∂C/∂x_pad {self._shape(self.dx_padded)}")
-        draw_matrix(axes[4], self.dx, fmt="{:g}", title=f"∂C/∂x after cropping p = {p} {self._shape(self.dx)}")
+                    title=f"full convolution = ∂C/∂x_pad\n{self._shape(self.dx_padded)}", **small)
+        draw_matrix(axes[4], self.dx, title=f"∂C/∂x after cropping p = {p}\n{self._shape(self.dx)}", **small)
         fig.tight_layout()
         return fig
+
+    def alt_text(self):
+        (Ho, Wo), (H, W) = self.out_shape, self.dx.shape
+        return (f"Five grids for stride {self.stride}, padding {self.padding} and dilation {self.dilation}: δ "
+                f"({Ho}x{Wo}) numbered 1, 2, 3, …, δ with zeros inserted, the dilated kernel, the full convolution "
+                f"over the padded input, and ∂C/∂x ({H}x{W}) after cropping.")
 
     @staticmethod
     def _shape(a):
@@ -142,15 +153,12 @@ def stride_padding(input_shape=(7, 7), kernel=None, *, stride=2, padding=0, dila
     δ is numbered 1, 2, 3, ... so each entry can be followed to the cells of ∂C/∂x it feeds.
     CSS classes: cnnlib-stride-stride, cnnlib-stride-padding, cnnlib-stride-dilation (sliders),
     cnnlib-stride-readout (text: "output 3x3, δ after zero insertion 5x5, dx 7x7 (...)").
-    Displays a static figure of the starting state and the interactive widget unless ``show=False``;
-    returns the StridePadding object.
+    Displays the interactive widget as one output (with a PNG of the starting state for front ends without a
+    kernel) unless ``show=False``; returns the StridePadding object.
     """
     w = StridePadding(input_shape, kernel, stride=stride, padding=padding, dilation=dilation)
     if show:
-        from IPython.display import display
-
-        static_figure(w.figure())
         w.live = True
         w.update()
-        display(w.box)
+        show_widget(w.box, w.figure(), w.alt_text())
     return w

@@ -13,7 +13,7 @@ from matplotlib.ticker import MaxNLocator
 
 from ..signal import correlate2d
 from ..weight_sharing import conv_matrix, fan_out, receptive_field
-from ._draw import draw_matrix, redraw, static_figure, tag
+from ._draw import MIN_FONT_PT, TITLE_FONT_PT, draw_matrix, redraw, show_widget, tag
 
 __all__ = ["weight_sharing", "WeightSharing"]
 
@@ -116,16 +116,18 @@ class WeightSharing:
 
     def figure(self):
         """x, W and z with the highlighted cells, and the dense matrix M with the row or column in use."""
-        fig = plt.figure(figsize=(11, 3.6))
-        grid = fig.add_gridspec(1, 4, width_ratios=[self.x.shape[1], self.W.shape[1] + 1, self.z.shape[1],
-                                                    self.M.shape[1] / 2.5])
-        ax_x, ax_w, ax_z, ax_m = (fig.add_subplot(grid[k]) for k in range(4))
+        # x, W, z on top; the dense matrix M below, as wide as the column allows
+        fig = plt.figure(figsize=(9, 7.4))
+        grid = fig.add_gridspec(2, 3, width_ratios=[self.x.shape[1], self.W.shape[1] + 1, self.z.shape[1]],
+                                height_ratios=[1, 1.25])
+        ax_x, ax_w, ax_z = (fig.add_subplot(grid[0, k]) for k in range(3))
+        ax_m = fig.add_subplot(grid[1, :])
         i, j = self.selected
         if self.kind == "out":
-            titles = (f"x: the receptive field of z[{i},{j}]", "W: every entry is used",
+            titles = (f"x: the receptive field\nof z[{i},{j}]", "W: every entry\nis used",
                       f"z[{i},{j}] = {_num(self.total)}")
         else:
-            titles = (f"x[{i},{j}]", "W: the entries it meets", f"z: the {len(self.links)} outputs it feeds")
+            titles = (f"x[{i},{j}]", "W: the entries\nit meets", f"z: the {len(self.links)} outputs\nit feeds")
         for ax, a, title, mask in ((ax_x, self.x, titles[0], self.in_mask), (ax_w, self.W, titles[1], self.kernel_mask),
                                    (ax_z, self.z, titles[2], self.out_mask)):
             draw_matrix(ax, a, title=title, highlight=mask, fmt="{:g}", vlim=2 * (np.abs(a).max() or 1.0))
@@ -133,27 +135,37 @@ class WeightSharing:
         ax_names = ax_x if self.kind == "out" else ax_z
         for o, p, (m, n) in self.links:
             r, c = p if self.kind == "out" else o
-            ax_names.text(c, r + 0.32, f"W{m}{n}", ha="center", va="center", fontsize=6, color="tab:purple")
+            ax_names.text(c, r + 0.3, f"W{m}{n}", ha="center", va="center", fontsize=MIN_FONT_PT, color="#6a1b9a",
+                          fontweight="bold")
         lim = np.abs(self.M).max() or 1.0
         ax_m.imshow(self.M, cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto")
         if self.kind == "out":
             r = i * self.z.shape[1] + j
             ax_m.axhspan(r - 0.5, r + 0.5, color="tab:orange", alpha=0.35)
-            ax_m.set_title(f"M: row {r} = the weights of z[{i},{j}]", fontsize=9)
+            ax_m.set_title(f"M: row {r} = the weights of z[{i},{j}]", fontsize=TITLE_FONT_PT)
         else:
             c = i * self.x.shape[1] + j
             ax_m.axvspan(c - 0.5, c + 0.5, color="tab:orange", alpha=0.35)
-            ax_m.set_title(f"M: column {c} = the weights x[{i},{j}] meets", fontsize=9)
-        ax_m.set_xlabel("input pixel p·W_in + q  (W_in = width of x)", fontsize=8)
-        ax_m.set_ylabel("output pixel i·W_out + j", fontsize=8)
+            ax_m.set_title(f"M: column {c} = the weights x[{i},{j}] meets", fontsize=TITLE_FONT_PT)
+        ax_m.set_xlabel("input pixel p·W_in + q  (W_in = width of x)", fontsize=MIN_FONT_PT + 1)
+        ax_m.set_ylabel("output pixel\ni·W_out + j", fontsize=MIN_FONT_PT + 1)
         ax_m.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax_m.yaxis.set_major_locator(MaxNLocator(integer=True))
-        ax_m.tick_params(labelsize=7)
+        ax_m.tick_params(labelsize=MIN_FONT_PT)
         fig.tight_layout()
         return fig
 
+    def alt_text(self):
+        i, j = self.selected
+        if self.kind == "out":
+            what = f"output z[{i},{j}] = {_num(self.total)} with its receptive field in x"
+        else:
+            what = f"input x[{i},{j}] with the {len(self.links)} outputs it feeds"
+        return (f"The input x, the kernel W and the output z with {what}, and below them the dense matrix M of the "
+                f"same convolution with the row or column in use shaded.")
+
     def _redraw(self):
-        redraw(self.output, self.figure)
+        redraw(self.output, self.figure, self.alt_text)
 
 
 def weight_sharing(x=None, W=None, *, select=("out", 1, 1), show=True):
@@ -161,8 +173,8 @@ def weight_sharing(x=None, W=None, *, select=("out", 1, 1), show=True):
 
     x: (H, W) input (default: a 5x6 array of small integers); W: (KH, KW) kernel (default [[1, 2, 3], [4, 5, 6]],
     non-square and with distinct entries so every weight can be told apart). select: the starting selection,
-    ("out", i, j) or ("in", p, q). Shows a static figure of the starting state and the interactive widget (unless
-    show=False); returns the WeightSharing object.
+    ("out", i, j) or ("in", p, q). Shows the interactive widget as one output, with a PNG of the starting state
+    for front ends without a kernel (unless show=False); returns the WeightSharing object.
     """
     if x is None:
         x = np.random.default_rng(2).integers(0, 5, size=(5, 6))
@@ -171,10 +183,7 @@ def weight_sharing(x=None, W=None, *, select=("out", 1, 1), show=True):
     widget = WeightSharing(x, W)
     widget.select(*select)
     if show:
-        from IPython.display import display
-
-        static_figure(widget.figure())
-        display(widget.widget)
         widget._live = True
         widget._redraw()
+        show_widget(widget.widget, widget.figure(), widget.alt_text())
     return widget

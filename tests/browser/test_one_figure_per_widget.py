@@ -1,0 +1,67 @@
+"""Every widget in JupyterLab, after Run All: its cell shows exactly one figure, and that figure changes when a
+control changes (it is the live one, never a stale copy of the starting state)."""
+
+import time
+
+import pytest
+
+from browser_support import ACTION_TIMEOUT_MS, NOTEBOOKS, lab_run_all
+
+# notebook -> list of (CSS class of a control inside the widget, how to move it)
+WIDGETS = {
+    "01_mlp_delta_rule.ipynb": [("cnnlib-deltarule-neuron", ("select", 1))],
+    "02_weight_sharing.ipynb": [("cnnlib-weightsharing-out-0-0", ("click",))],
+    "03_convolution_vs_correlation.ipynb": [("cnnlib-sliding-step", ("key", "ArrowRight"))],
+    "04_rotation_proof.ipynb": [("cnnlib-deltaflow-row", ("key", "ArrowLeft")), ("cnnlib-flip-toggle", ("click",))],
+    "05_channels_stride_padding.ipynb": [("cnnlib-stride-padding", ("key", "ArrowRight"))],
+    "06_pooling_and_relu.ipynb": [("cnnlib-pooling-out-1-1", ("click",))],
+    "07_softmax_cross_entropy.ipynb": [("cnnlib-softmax-temperature", ("key", "ArrowRight"))],
+    "08_mnist_training.ipynb": [("cnnlib-digit-picks", ("select", 2))],
+}
+
+_FIGURES = """(cls) => {
+    const cell = document.querySelector('.' + cls).closest('.jp-Cell');
+    return [...cell.querySelectorAll('.jp-OutputArea img')].filter(i => i.offsetParent !== null).map(i => i.src);
+}"""
+
+
+def _figures(page, cls):
+    return page.evaluate(_FIGURES, cls)
+
+
+def _move(page, cls, how):
+    control = page.locator(f".{cls}").first
+    if how[0] == "click":
+        (control.locator("button") if control.locator("button").count() else control).first.click()
+    elif how[0] == "select":
+        select = control.locator("select")
+        select.select_option(index=how[1])
+    else:
+        handle = control.locator(".noUi-handle")
+        handle.focus()
+        handle.press(how[1])
+
+
+@pytest.mark.parametrize("notebook", sorted(WIDGETS))
+def test_each_widget_shows_one_live_figure(jupyterlab, page, notebook):
+    if not (NOTEBOOKS / notebook).exists():
+        pytest.skip(f"{notebook} is not in notebooks/")
+    page.set_viewport_size({"width": 1440, "height": 900})
+    lab_run_all(page, jupyterlab, notebook)
+    for cls, how in WIDGETS[notebook]:
+        page.locator(f".{cls}").first.wait_for(state="visible", timeout=ACTION_TIMEOUT_MS)
+        deadline = time.monotonic() + ACTION_TIMEOUT_MS / 1000
+        while not _figures(page, cls) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        before = _figures(page, cls)
+        assert len(before) == 1, f"{notebook}: the cell of .{cls} shows {len(before)} figures, expected one"
+        _move(page, cls, how)
+        deadline = time.monotonic() + ACTION_TIMEOUT_MS / 1000
+        after = before
+        while time.monotonic() < deadline:
+            after = _figures(page, cls)
+            if len(after) == 1 and after != before:
+                break
+            time.sleep(0.2)
+        assert len(after) == 1, f"{notebook}: after moving .{cls} its cell shows {len(after)} figures"
+        assert after != before, f"{notebook}: the figure did not change when .{cls} changed"
