@@ -53,6 +53,8 @@ def _figures():
     yield "pooling_routing", widgets.pooling_routing(show=False)
     yield "softmax_explorer", widgets.softmax_explorer(show=False)
     yield "digit_explorer", widgets.digit_explorer(*_cnn(), show=False)
+    for K, s in [(3, 2), (6, 4), (1, 4)]:
+        yield f"overlap_explorer K={K} s={s}", widgets.overlap_explorer(kernel_size=K, stride=s, show=False)
 
 
 def measure(fig):

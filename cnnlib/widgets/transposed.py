@@ -12,12 +12,7 @@ from matplotlib.ticker import MaxNLocator
 import numpy as np
 
 from ..transposed import overlap_counts, resize_conv_counts
-from ._draw import tag
-
-try:  # the one-output-per-widget helpers of the student-view work
-    from ._draw import MIN_FONT_PT, redraw, show_widget, text_color
-except ImportError:  # TEMPORARY, until they are on main: the same names, minimal
-    from ._draw_fallback import MIN_FONT_PT, redraw, show_widget, text_color
+from ._draw import MIN_FONT_PT, TITLE_FONT_PT, redraw, show_widget, tag, text_color
 
 __all__ = ["OverlapCounts", "overlap_explorer"]
 
@@ -98,7 +93,7 @@ class OverlapCounts:
             for (i, j), v in np.ndenumerate(counts):
                 ax.text(j, i, str(v), ha="center", va="center", fontsize=MIN_FONT_PT,
                         color=text_color(image.cmap(image.norm(v))))
-        ax.set_title(title, fontsize=MIN_FONT_PT + 2)
+        ax.set_title(title, fontsize=TITLE_FONT_PT)
         bar = ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04,
                                  ticks=MaxNLocator(integer=True))  # counts are whole numbers
         bar.ax.tick_params(labelsize=MIN_FONT_PT)
