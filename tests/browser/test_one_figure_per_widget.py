@@ -17,6 +17,7 @@ WIDGETS = {
     "06_pooling_and_relu.ipynb": [("cnnlib-pooling-out-1-1", ("click",))],
     "07_softmax_cross_entropy.ipynb": [("cnnlib-softmax-temperature", ("key", "ArrowRight"))],
     "08_mnist_training.ipynb": [("cnnlib-digit-picks", ("select", 2))],
+    "10_transposed_convolution.ipynb": [("cnnlib-overlap-kernel", ("key", "ArrowRight"))],
 }
 
 _FIGURES = """(cls) => {
