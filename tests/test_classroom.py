@@ -172,3 +172,15 @@ def test_a_gamed_submission_gets_zero_points(graded):
     _, errors = _errors(autograded, "gamed")
     assert any("Conv2D" in e and "derive it" in e for e in errors)
     assert any("reference solution" in e for e in errors)
+
+
+def test_grading_an_empty_folder_says_what_it_expected(tmp_path, capsys):
+    (tmp_path / "alice").mkdir()
+    assert classroom.main(["grade", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "no submissions" in err and "<student>/NN_name.ipynb" in err
+
+
+def test_an_unknown_notebook_is_refused(tmp_path, capsys):
+    assert classroom.main(["student", "99_nothing", "--out", str(tmp_path)]) == 2
+    assert "no notebook" in capsys.readouterr().err
