@@ -37,9 +37,12 @@ BODIES = {
         dW += delta[i, j] * np.flip(x[i:i + KH, j:j + KW])
     return dx, dW, float(delta.sum())""",
     },
-    "mistaken": {  # forgot the rotation in dx; forgot to rotate dW
+    "mistaken": {  # forgot the rotation in dx; forgot to rotate dW. It also rebinds the checkers' names to
+        # always-pass fakes after its functions: the graded cells import the real checkers themselves.
         "my_conv_backward": """
-    return correlate2d(delta, W, "full"), correlate2d(x, delta, "valid"), delta.sum()""",
+    return correlate2d(delta, W, "full"), correlate2d(x, delta, "valid"), delta.sum()
+
+check_conv_backward = check_convolution_layer_backward = lambda fn, hidden=False: True""",
         "convolution_layer_backward": """
     KH, KW = W.shape
     dx, dW = np.zeros_like(x), np.zeros_like(W)
