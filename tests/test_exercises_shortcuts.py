@@ -428,3 +428,18 @@ def test_the_blocked_functions_work_again_after_a_check():
     x, W = np.arange(12.0).reshape(3, 4), np.array([[1.0, 2.0], [0.0, -1.0]])
     np.testing.assert_allclose(library_conv_backward(x, W, np.ones((2, 3)))[2], 6.0)
     np.testing.assert_allclose(convolve2d(x, W), scipy.signal.convolve2d(x, W, "valid"))
+
+
+def test_every_named_mistake_has_a_negative_test():
+    """Each ``Mistake("name", ...)`` of every checker appears in a test that feeds that mistake to its checker."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    source = "\n".join(p.read_text() for p in sorted((root / "cnnlib" / "exercises").glob("*.py")))
+    names = set(re.findall(r'Mistake\(\s*"([^"]+)"', source))
+    assert len(names) > 40
+    tests = "\n".join(p.read_text() for p in sorted((root / "tests").glob("test_exercises_*.py"))
+                      if p.name != Path(__file__).name)
+    untested = sorted(n for n in names if f'"{n}"' not in tests)
+    assert not untested, f"named mistakes without a negative test: {untested}"
