@@ -37,9 +37,12 @@ BODIES = {
         dW += delta[i, j] * np.flip(x[i:i + KH, j:j + KW])
     return dx, dW, float(delta.sum())""",
     },
-    "mistaken": {  # forgot the rotation in dx; forgot to rotate dW
+    "mistaken": {  # forgot the rotation in dx; forgot to rotate dW. It also rebinds the checkers' names to
+        # always-pass fakes after its functions: the graded cells import the real checkers themselves.
         "my_conv_backward": """
-    return correlate2d(delta, W, "full"), correlate2d(x, delta, "valid"), delta.sum()""",
+    return correlate2d(delta, W, "full"), correlate2d(x, delta, "valid"), delta.sum()
+
+check_conv_backward = check_convolution_layer_backward = lambda fn, hidden=False: True""",
         "convolution_layer_backward": """
     KH, KW = W.shape
     dx, dW = np.zeros_like(x), np.zeros_like(W)
@@ -172,3 +175,15 @@ def test_a_gamed_submission_gets_zero_points(graded):
     _, errors = _errors(autograded, "gamed")
     assert any("Conv2D" in e and "derive it" in e for e in errors)
     assert any("reference solution" in e for e in errors)
+
+
+def test_grading_an_empty_folder_says_what_it_expected(tmp_path, capsys):
+    (tmp_path / "alice").mkdir()
+    assert classroom.main(["grade", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "no submissions" in err and "<student>/NN_name.ipynb" in err
+
+
+def test_an_unknown_notebook_is_refused(tmp_path, capsys):
+    assert classroom.main(["student", "99_nothing", "--out", str(tmp_path)]) == 2
+    assert "no notebook" in capsys.readouterr().err

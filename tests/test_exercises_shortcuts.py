@@ -320,10 +320,12 @@ def library_taps(grads, x_shape, s):
 # (checker, honest answer, library shortcut, module of the checker, its private reference, the library module and
 #  attribute that the hidden route reaches)
 TABLE = {
-    "check_hidden_delta": (honest_hidden_delta, library_hidden_delta, "mlp", "_reference", ("cnnlib.layers", "Sigmoid")),
+    "check_hidden_delta": (honest_hidden_delta, library_hidden_delta, "mlp", "_reference",
+                           ("cnnlib.layers", "Sigmoid")),
     "check_hidden_delta_tanh": (honest_hidden_delta_tanh, library_hidden_delta_tanh, "mlp", "_tanh_reference",
                                 ("cnnlib.layers", "Tanh")),
-    "check_tied_weight_gradient": (honest_tied, library_tied, "weight_sharing", "_reference", ("cnnlib.layers", "Conv2D")),
+    "check_tied_weight_gradient": (honest_tied, library_tied, "weight_sharing", "_reference",
+                                   ("cnnlib.layers", "Conv2D")),
     "check_scatter_input_gradient": (honest_scatter, library_scatter, "weight_sharing", "_scatter_reference",
                                      ("cnnlib.weight_sharing", "conv_matrix")),
     "check_convolve_via_correlate": (honest_convolve, library_convolve, "convolution", "_reference",
@@ -334,7 +336,8 @@ TABLE = {
                             ("cnnlib.layers", "Conv2D")),
     "check_convolution_layer_backward": (honest_convolution_layer, library_convolution_layer, "rotation",
                                          "_conv_forward_reference", ("cnnlib.layers", "Conv2D")),
-    "check_strided_conv_backward": (honest_strided, library_strided, "stride", "_reference", ("cnnlib.layers", "Conv2D")),
+    "check_strided_conv_backward": (honest_strided, library_strided, "stride", "_reference",
+                                    ("cnnlib.layers", "Conv2D")),
     "check_strided_weight_gradient": (honest_strided_dw, library_strided_dw, "stride", "_dw_reference",
                                       ("cnnlib.layers", "Conv2D")),
     "check_maxpool_backward": (honest_maxpool, library_maxpool, "pooling", "_max_reference",
@@ -427,7 +430,8 @@ def test_a_notebook_solution_is_refused(name):
 @pytest.mark.parametrize("name", CHECKERS)
 def test_a_wrapper_of_a_wrapper_of_the_library_is_refused(name):
     ns = {"library": TABLE[name][1]}
-    exec("def helper(*args):\n    return library(*args)\ndef mine(*args):\n    out = helper(*args)\n    return out\n", ns)
+    exec("def helper(*args):\n    return library(*args)\n"
+         "def mine(*args):\n    out = helper(*args)\n    return out\n", ns)
     refused(run(name, ns["mine"]))
 
 
@@ -468,3 +472,18 @@ def test_the_blocked_functions_work_again_after_a_check():
     x, W = np.arange(12.0).reshape(3, 4), np.array([[1.0, 2.0], [0.0, -1.0]])
     np.testing.assert_allclose(library_conv_backward(x, W, np.ones((2, 3)))[2], 6.0)
     np.testing.assert_allclose(convolve2d(x, W), scipy.signal.convolve2d(x, W, "valid"))
+
+
+def test_every_named_mistake_has_a_negative_test():
+    """Each ``Mistake("name", ...)`` of every checker appears in a test that feeds that mistake to its checker."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    source = "\n".join(p.read_text() for p in sorted((root / "cnnlib" / "exercises").glob("*.py")))
+    names = set(re.findall(r'Mistake\(\s*"([^"]+)"', source))
+    assert len(names) > 40
+    tests = "\n".join(p.read_text() for p in sorted((root / "tests").glob("test_exercises_*.py"))
+                      if p.name != Path(__file__).name)
+    untested = sorted(n for n in names if f'"{n}"' not in tests)
+    assert not untested, f"named mistakes without a negative test: {untested}"

@@ -65,5 +65,6 @@ def two_d_operations(*names):
                 targets.append(getattr(ss, alias))
     labels = " / ".join(f"`{n}`" for n in names)
     return Shortcut(labels, targets=tuple(targets),
-                    names=tuple(dict.fromkeys(list(names) + scipy_names + ["correlate2d_naive"] * ("correlate2d" in names))),
+                    names=tuple(dict.fromkeys(list(names) + scipy_names
+                                              + ["correlate2d_naive"] * ("correlate2d" in names))),
                     why="is what the exercise asks you to build without")

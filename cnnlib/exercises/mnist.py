@@ -1,4 +1,5 @@
-"""Checker for the exercise of notebook 08: the seed's question, for a whole batch and several channels.
+"""Checkers for the exercises of notebook 08: the question a Data Science Stack Exchange reader asked about the
+3-map net, for a whole batch and several channels.
 
 The learner writes ``fn(x, delta) -> (dW, db)`` for a convolution layer z = x ⋆ W + b (stride 1, no padding):
 x (N, C, H, W), delta = ∂C/∂z (N, F, H_out, W_out). The kernel size follows from the shapes:

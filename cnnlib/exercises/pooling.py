@@ -39,7 +39,8 @@ def _avg_reference(x, dout, k, stride):
 
 # ---- the wrong variants each checker recognises -------------------------------------------------------
 def _max_all_ties(x, dout, k, stride):
-    """The isclose mask of a NumPy walk-through (Rathi, 2018): every entry equal to the window's max gets the full gradient."""
+    """The isclose mask of a NumPy walk-through (Rathi, 2018): every entry equal to the window's max gets the
+    full gradient."""
     dx = np.zeros(x.shape)
     for i, j, rows, cols in _windows(x.shape, k, stride):
         window = x[rows, cols]

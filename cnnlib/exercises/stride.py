@@ -156,8 +156,8 @@ def _dw_rotated(x, delta, KH, KW, stride, padding, dilation):
 
 DW_MISTAKES = [
     Mistake("ignored the dilation",
-            "kernel tap (m, n) reads the input d pixels apart per step: xp[i·s + m·d, j·s + n·d]. You read neighbouring "
-            "pixels (m instead of m·d).",
+            "kernel tap (m, n) reads the input d pixels apart per step: xp[i·s + m·d, j·s + n·d]. "
+            "You read neighbouring pixels (m instead of m·d).",
             _dw_ignored_dilation),
     Mistake("ignored the stride",
             "output (i, j) starts its window at row i·s and column j·s of the padded input; you used i and j. "
