@@ -1,7 +1,9 @@
 """Every widget in JupyterLab, after Run All: its cell shows exactly one figure, and that figure changes when a
 control changes (it is the live one, never a stale copy of the starting state)."""
 
+import json
 import time
+import urllib.request
 
 import pytest
 
@@ -42,8 +44,32 @@ def _move(page, cls, how):
         handle.press(how[1])
 
 
+def _shut_down_kernels_and_tabs(server):
+    """End every kernel of this session's notebooks and forget the open tabs, so that the next notebook runs alone
+    (the Lab server is shared by the session, and a restored workspace would reopen and restart every notebook)."""
+    def call(method, path):
+        req = urllib.request.Request(f"{server.base_url}{path}?token={server.token}", method=method)
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.read()
+
+    for session in json.loads(call("GET", "/api/sessions")):
+        call("DELETE", f"/api/sessions/{session['id']}")
+    try:
+        call("DELETE", "/lab/api/workspaces/default")
+    except OSError:
+        pass  # no saved workspace yet
+
+
+@pytest.fixture
+def lab_alone(jupyterlab):
+    _shut_down_kernels_and_tabs(jupyterlab)
+    yield jupyterlab
+    _shut_down_kernels_and_tabs(jupyterlab)
+
+
 @pytest.mark.parametrize("notebook", sorted(WIDGETS))
-def test_each_widget_shows_one_live_figure(jupyterlab, page, notebook):
+def test_each_widget_shows_one_live_figure(lab_alone, page, notebook):
+    jupyterlab = lab_alone
     if not (NOTEBOOKS / notebook).exists():
         pytest.skip(f"{notebook} is not in notebooks/")
     page.set_viewport_size({"width": 1440, "height": 900})
