@@ -24,9 +24,6 @@ WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 SOURCE_NAME = re.compile(r"seeds?[-_ ]?00[0-4]|\bthe seed'?s\b|seed_net\b", re.I)
 PRODUCT = ["README.md", "docs", "cnnlib", "benchmarks", "tests", "notebooks", "pyproject.toml", "environment.yml",
            "Makefile"]
-# Files owned by the exercises branch (worktree wt-exercises), which renames its own wording; remove an entry
-# when that branch has landed. Everything else must be clean now.
-OWNED_ELSEWHERE = {"cnnlib/exercises/pooling.py", "cnnlib/exercises/mnist.py", "tests/test_exercises_pooling.py"}
 COLUMN_PX = 980  # JupyterLab's output column at 1440x900 is 1004-1008 px wide (measured in Chromium)
 
 
@@ -52,7 +49,7 @@ def test_no_source_text_is_called_a_seed_in_the_product():
     hits = []
     for f in product_files():
         rel = f.relative_to(ROOT).as_posix()
-        if rel in OWNED_ELSEWHERE or rel == "tests/test_student_view.py":
+        if rel == "tests/test_student_view.py":
             continue
         for n, line in enumerate(f.read_text(errors="replace").splitlines(), 1):
             if SOURCE_NAME.search(line):

@@ -13,6 +13,7 @@ at least ``MIN_FONT_PT``, i.e. ``MIN_FONT_PT * DPI / 72`` px on screen; tests/te
 """
 
 import base64
+import html
 import io
 
 import matplotlib
@@ -97,8 +98,11 @@ def png_base64(fig):
 def figure_output(fig, alt=None):
     """``fig`` as one display_data output (PNG with alt text), the form an ipywidgets.Output keeps in ``outputs``."""
     alt = alt or describe_figure(fig)
+    png = png_base64(fig)
+    # JupyterLab and Voila draw image/png without its alt text; the text/html form (preferred by both) carries it
+    img = f'<img src="data:image/png;base64,{png}" alt="{html.escape(alt, quote=True)}"/>'
     return {"output_type": "display_data", "metadata": {"image/png": {"alt": alt}},
-            "data": {"image/png": png_base64(fig), "text/plain": f"[figure: {alt}]"}}
+            "data": {"text/html": img, "image/png": png, "text/plain": f"[figure: {alt}]"}}
 
 
 def redraw(output, make_figure, alt=None):

@@ -161,7 +161,7 @@ class DeltaRule:
                     va="bottom", bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5}, zorder=4)
         for (m, k), (px, py) in pos.items():
             colour = "tab:orange" if (m, k) == (l, j) else ("lightblue" if m == l + 1 else "white")
-            ax.scatter([px], [py], s=900, color=colour, edgecolor="black", zorder=3)
+            ax.scatter([px], [py], s=1300, color=colour, edgecolor="black", zorder=3)
             label = f"x{k}" if m == 0 else f"{self.delta[m][k]:.3f}"
             ax.text(px, py, label, ha="center", va="center", fontsize=MIN_FONT_PT, zorder=5)
         ax.set_xticks(range(self.L + 1), ["input"] + [f"layer {m}\nδ{_sup(m)}" for m in range(1, self.L + 1)],

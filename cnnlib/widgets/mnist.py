@@ -109,7 +109,7 @@ class DigitExplorer:
         """Top: the digit, its saliency map (with a colour bar: its size matters) and the class probabilities.
         Bottom: the first layer's feature maps on one shared colour scale."""
         maps = [] if self.feature_maps is None else list(self.feature_maps[:6])
-        fig = plt.figure(figsize=(9, 6.2))
+        fig = plt.figure(figsize=(9, 6.2), layout="constrained")  # makes room for the colour bars and labels
         grid = fig.add_gridspec(2, max(3, len(maps)))
         ax_digit, ax_sal = fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[0, 1])
         ax_p = fig.add_subplot(grid[0, 2:] if len(maps) > 3 else grid[0, 2])
@@ -118,7 +118,7 @@ class DigitExplorer:
         lim = np.abs(self.saliency).max() or 1.0
         image = ax_sal.imshow(self.saliency, cmap="RdBu_r", vmin=-lim, vmax=lim)
         ax_sal.set_title(f"saliency ∂C/∂x\nmax |∂C/∂x| = {lim:.1e}", fontsize=TITLE_FONT_PT)
-        bar = fig.colorbar(image, ax=ax_sal, fraction=0.046, pad=0.04, format="%.0e")
+        bar = fig.colorbar(image, ax=ax_sal, fraction=0.046, pad=0.04)
         bar.ax.tick_params(labelsize=MIN_FONT_PT)
         colors = ["tab:gray"] * len(self.probs)
         colors[self.pred] = "tab:red" if self.pred != self.label else "tab:green"
@@ -134,7 +134,7 @@ class DigitExplorer:
             for f, (ax, fmap) in enumerate(zip(map_axes, maps)):
                 shown = ax.imshow(fmap, cmap="viridis", vmin=min(0.0, float(np.min(maps))), vmax=top)
                 ax.set_title(f"feature map {f}", fontsize=TITLE_FONT_PT)
-            bar = fig.colorbar(shown, ax=map_axes, fraction=0.03, pad=0.02)
+            bar = fig.colorbar(shown, ax=map_axes, fraction=0.03, pad=0.02, label="activation")
             bar.ax.tick_params(labelsize=MIN_FONT_PT)
         for ax in [ax_digit, ax_sal, *map_axes]:
             ax.set_xticks([])

@@ -140,13 +140,14 @@ class DeltaFlow(_Live):
         pixel[r, c] = True
         used_flipped = rot180(self.kernel_mask)
         fig, axes = plt.subplots(2, 3, figsize=(9, 6))
-        draw_matrix(axes[0, 0], self.x, title=f"input x, pixel ({r}, {c})", highlight=pixel)
-        draw_matrix(axes[0, 1], self.delta_pad, highlight=self.window_mask,
+        draw_matrix(axes[0, 0], self.x, title=f"input x, pixel ({r}, {c})", highlight=pixel, fmt="{:.2f}")
+        draw_matrix(axes[0, 1], self.delta_pad, highlight=self.window_mask, fmt="{:.2f}",
                     title=f"δ zero-padded by ({KH - 1}, {KW - 1})\nwindow at ({r}, {c})")
         draw_matrix(axes[0, 2], self.dx, title=f"∂C/∂x = δ ⋆ rot180(W) (full)\ndx[{r}, {c}] = {self.total:.4f}",
-                    highlight=pixel)
-        draw_matrix(axes[1, 0], self.W, title="W: entries used", highlight=self.kernel_mask)
-        draw_matrix(axes[1, 1], self.flipped, title="rot180(W), as it\nmeets the window", highlight=used_flipped)
+                    highlight=pixel, fmt="{:.2f}")
+        draw_matrix(axes[1, 0], self.W, title="W: entries used", highlight=self.kernel_mask, fmt="{:.2f}")
+        draw_matrix(axes[1, 1], self.flipped, title="rot180(W), as it\nmeets the window", highlight=used_flipped,
+                    fmt="{:.2f}")
         draw_matrix(axes[1, 2], self.products, title=f"window × rot180(W)\nsum = {self.total:.4f}", fmt="{:.2f}")
         fig.tight_layout()
         return fig

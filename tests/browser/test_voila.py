@@ -209,9 +209,13 @@ def test_08_digit_explorer_slider(voila, ui):
     _, (_, y_test) = load_mnist()
     k = 7
     ui.open_voila(voila, nb)
-    ui.expect_text("cnnlib-digit-readout", "digit #0: label")
-    ui.set_slider("cnnlib-digit-index", k)
+    # the explorer opens on the most confident mistake
+    ui.expect_text("cnnlib-digit-readout", "(wrong)")
+    ui.type_slider("cnnlib-digit-index", k)
     label, pred, prob = ui.numbers("cnnlib-digit-readout", rf"digit #{k}: label {NUM}, predicted {NUM} \(prob {NUM}\)")
     assert label == y_test[k]
     assert 0.0 < prob <= 1.0 and 0 <= pred <= 9
     assert ("(wrong)" in ui.text("cnnlib-digit-readout")) == (pred != label)
+    # "jump to" reaches a confident mistake in one move
+    ui.el("cnnlib-digit-picks").locator("select").select_option(index=2)
+    ui.expect_text("cnnlib-digit-readout", "(wrong)")
