@@ -15,7 +15,7 @@ of the chain rule by itself (tests/test_autodiff.py does exactly that), or max-p
 
 import numpy as np
 
-__all__ = ["Tensor"]
+__all__ = ["Tensor", "tap_slices"]
 
 
 def _unbroadcast(grad, shape):
@@ -191,3 +191,10 @@ class Tensor:
 def _lift(v):
     """A constant (a number or an array) as a Tensor, so that 2 * t and t + array work."""
     return v if isinstance(v, Tensor) else Tensor(v)
+
+
+def tap_slices(m, n, out_shape, stride):
+    """The (rows, columns) slices of x that kernel tap (m, n) reads, for an output (H_out, W_out) and a stride:
+    x[m : m + s·(H_out − 1) + 1 : s, n : n + s·(W_out − 1) + 1 : s], an (H_out, W_out) window (notebook 11)."""
+    (H_out, W_out), s = out_shape, stride
+    return slice(m, m + s * (H_out - 1) + 1, s), slice(n, n + s * (W_out - 1) + 1, s)

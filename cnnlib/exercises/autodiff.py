@@ -12,16 +12,11 @@ read get zero.
 
 import numpy as np
 
+from ..autodiff import tap_slices
 from . import _shortcuts
 from ._core import Mistake, Shortcut, check_function
 
-__all__ = ["check_taps_backward", "tap_slices"]
-
-
-def tap_slices(m, n, out_shape, stride):
-    """The (rows, columns) slices of x that tap (m, n) reads, for an output (H_out, W_out) and a stride."""
-    (H_out, W_out), s = out_shape, stride
-    return slice(m, m + s * (H_out - 1) + 1, s), slice(n, n + s * (W_out - 1) + 1, s)
+__all__ = ["check_taps_backward", "tap_slices"]  # tap_slices lives in cnnlib.autodiff; kept importable here
 
 
 def _scatter(grads, x_shape, stride, *, accumulate=True, slices=tap_slices, start=np.zeros):
