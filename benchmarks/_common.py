@@ -23,8 +23,8 @@ except ImportError:
     threadpool_info = threadpool_limits = None
 
 
-def seed004_net(rng, dtype=np.float32):
-    """The net of seed 004: 28x28 -> Conv2D(1, 3, 5) -> ReLU -> MaxPool2D(2) -> Flatten -> Dense(432, 10)."""
+def three_map_net(rng, dtype=np.float32):
+    """The 3-map net: 28x28 -> Conv2D(1, 3, 5) -> ReLU -> MaxPool2D(2) -> Flatten -> Dense(432, 10)."""
     return Sequential(Conv2D(1, 3, 5, rng=rng, dtype=dtype), ReLU(), MaxPool2D(2), Flatten(),
                       Dense(3 * 12 * 12, 10, rng=rng, dtype=dtype))
 
@@ -41,7 +41,7 @@ def lenet5_net(rng, dtype=np.float32):
     )
 
 
-NETS = {"seed-004": seed004_net, "LeNet-5": lenet5_net}
+NETS = {"3-map net": three_map_net, "LeNet-5": lenet5_net}
 
 
 def torch_copy(model):

@@ -3,13 +3,13 @@
     python benchmarks/throughput.py                 # from the repository root
     python benchmarks/throughput.py --threads 2 --rounds 9
 
-For each network (the seed-004 net and a LeNet-5-style net) both libraries start from the same weights (copied
+For each network (the 3-map net and a LeNet-5-style net) both libraries start from the same weights (copied
 from cnnlib into torch), use float32, batch 64 and SGD with momentum 0.9, and train on the same batches. The
 rounds alternate which library goes first, so a burst of load from elsewhere hits both; the reported ratio is
 the median over rounds of (cnnlib samples/s) / (PyTorch samples/s). CPU-time ratios are printed too: they are
 less sensitive to other processes on a shared machine.
 
-Targets (reported, not asserted): >= 0.6x PyTorch on seed-004, >= 0.5x on LeNet-5.
+Targets (reported, not asserted): >= 0.6x PyTorch on the 3-map net, >= 0.5x on LeNet-5.
 """
 
 import argparse
@@ -22,7 +22,7 @@ from cnnlib import SGD, SoftmaxCrossEntropy
 from cnnlib.data import load_mnist
 from cnnlib.progress import progress_bar
 
-TARGETS = {"seed-004": 0.6, "LeNet-5": 0.5}
+TARGETS = {"3-map net": 0.6, "LeNet-5": 0.5}
 LR, MOMENTUM = 0.01, 0.9
 
 
