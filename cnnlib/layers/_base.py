@@ -59,6 +59,21 @@ class Layer:
         self._out_shape = out.shape
         return out
 
+    # ---- workspaces: buffers a fast path keeps between calls ----------------------------------------------
+    def _workspace(self, name, shape, dtype):
+        """An uninitialised buffer kept between calls under ``name``, reused while its shape and dtype stay the same.
+
+        Reusing it spares the allocator: a large fresh array is often a fresh mmap, page-faulted and zeroed by the
+        kernel on every pass (issue #13). A workspace holds whatever the last call left in it, and the next call
+        overwrites it: it is never returned to the caller, only copied out.
+        """
+        spaces = self.__dict__.setdefault("_workspaces", {})
+        buf = spaces.get(name)
+        if buf is None or buf.shape != tuple(shape) or buf.dtype != np.dtype(dtype):
+            buf = np.empty(shape, dtype=dtype)
+            spaces[name] = buf
+        return buf
+
     def _cached(self):
         if self.cache is None:
             raise RuntimeError(f"{self.name}.backward called before forward: run forward(x) first")
@@ -77,6 +92,19 @@ class Layer:
         elif self.dtype is not None:
             dout = dout.astype(self.dtype, copy=False)
         return cache, dout
+
+
+def _place(buf, a, top, left):
+    """buf[..., top:top + h, left:left + w] = a (h, w = a's last two sizes), and zeros everywhere else in buf's last
+    two axes: a zero-padded copy of a, written into a reused buffer without zeroing the part a covers first."""
+    h, w = a.shape[-2:]
+    buf[..., :top, :] = 0
+    buf[..., top + h:, :] = 0
+    inside = buf[..., top:top + h, :]
+    inside[..., :left] = 0
+    inside[..., left + w:] = 0
+    inside[..., left:left + w] = a
+    return buf
 
 
 def _positive_int(v, name, owner):

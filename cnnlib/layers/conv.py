@@ -3,7 +3,8 @@
 import numpy as np
 from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
-from ._base import Layer, _float_dtype, _four, _pair, _positive_int
+from ..threads import blas_threads
+from ._base import Layer, _float_dtype, _four, _pair, _place, _positive_int
 
 
 class Conv2D(Layer):
@@ -121,13 +122,16 @@ class Conv2D(Layer):
     # is W_pad - W_out extra output columns per row (they straddle two image rows); forward drops them, and
     # backward gives them δ = 0 so they add nothing. The spare zero row keeps the last shifted run in bounds.
     # Other strides use the windows view of x_pad (N, C, H_out, W_out, KH, KW), copied in the same row order.
+    #
+    # Workspaces (issue #13): x_pad, cols, z, δ, dcols and dx_pad live in buffers the layer keeps between calls
+    # (Layer._workspace) and are filled with out= / copyto, so a training step allocates no large temporaries.
+    # What the caller receives (z, dx, grads) is always a fresh array, never a view of a workspace.
 
     def _flat_buffer(self, a, top, left, Hp, Wp):
         """a: (N, C, H, W) placed at (top, left) in a zero (C, N, Hp + 1, Wp) buffer: x_pad, channel-major."""
         N, C, H, W = a.shape
-        buf = np.zeros((C, N, Hp + 1, Wp), dtype=a.dtype)
-        buf[:, :, top:top + H, left:left + W] = a.transpose(1, 0, 2, 3)
-        return buf
+        buf = self._workspace("x_pad", (C, N, Hp + 1, Wp), a.dtype)
+        return _place(buf, a.transpose(1, 0, 2, 3), top, left)
 
     def _flat_cols(self, buf, H_out):
         """buf (C, N, H_pad + 1, W_pad) -> cols (C·KH·KW, N·H_out·W_pad), one strided view copied once.
@@ -140,7 +144,7 @@ class Conv2D(Layer):
         flat = buf.reshape(C, N, -1)
         sc, sn, s1 = flat.strides
         taps = as_strided(flat, (C, KH, KW, N, H_out * Wp), (sc, dh * Wp * s1, dw * s1, sn, s1), writeable=False)
-        cols = np.empty(taps.shape, dtype=buf.dtype)
+        cols = self._workspace("cols", taps.shape, buf.dtype)
         np.copyto(cols, taps)
         return cols.reshape(C * KH * KW, N * H_out * Wp)
 
@@ -149,20 +153,23 @@ class Conv2D(Layer):
         N, C, Hp, Wp = xp_shape
         (KH, KW), (dh, dw) = self.kernel_size, self.dilation
         dcols = dcols.reshape(C, KH, KW, N, H_out * Wp)
-        dbuf = np.zeros((C, N, Hp + 1, Wp), dtype=dcols.dtype)
+        dbuf = self._workspace("dx_pad", (C, N, Hp + 1, Wp), dcols.dtype)
         flat = dbuf.reshape(C, N, -1)
+        run = H_out * Wp
+        flat[:, :, :run] = dcols[:, 0, 0]  # tap (0, 0) starts at 0: assign instead of zeroing first, then adding
+        flat[:, :, run:] = 0
         for m in range(KH):
             for k in range(KW):
-                start = m * dh * Wp + k * dw
-                run = flat[:, :, start:start + H_out * Wp]
-                run += dcols[:, m, k]
+                if m or k:
+                    start = m * dh * Wp + k * dw
+                    flat[:, :, start:start + run] += dcols[:, m, k]
         return dbuf[:, :, :Hp].transpose(1, 0, 2, 3)
 
     def _im2col(self, xp, H_out, W_out):
         """Any stride: xp (N, C, H_pad, W_pad) -> cols (C·KH·KW, N·H_out·W_out) from the windows view."""
         N, C = xp.shape[:2]
         KH, KW = self.kernel_size
-        cols = np.empty((C, KH, KW, N, H_out, W_out), dtype=xp.dtype)
+        cols = self._workspace("cols", (C, KH, KW, N, H_out, W_out), xp.dtype)
         np.copyto(cols, self._windows(xp, H_out, W_out).transpose(1, 4, 5, 0, 2, 3))
         return cols.reshape(C * KH * KW, N * H_out * W_out)
 
@@ -172,7 +179,8 @@ class Conv2D(Layer):
         N, C = xp_shape[:2]
         KH, KW = self.kernel_size
         dcols = dcols.reshape(C, KH, KW, N, H_out, W_out)
-        dxp = np.zeros(xp_shape, dtype=dcols.dtype)
+        dxp = self._workspace("dx_pad", xp_shape, dcols.dtype)
+        dxp.fill(0)
         channel_major = dxp.transpose(1, 0, 2, 3)  # (C, N, ...) view, the axis order of dcols
         for m in range(KH):
             for k in range(KW):
@@ -194,9 +202,12 @@ class Conv2D(Layer):
                 Hp, Wp = xp.shape[2:]
                 buf = self._flat_buffer(xp, 0, 0, Hp, Wp)
             return self._flat_cols(buf, H_out), buf[:, :, :Hp].transpose(1, 0, 2, 3), Wp
-        if xp is None:
+        if xp is None and any(self.pad):
             top, bottom, left, right = self.pad
-            xp = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right))) if any(self.pad) else x
+            N, C, H, W = x.shape
+            xp = _place(self._workspace("x_pad", (N, C, H + top + bottom, W + left + right), x.dtype), x, top, left)
+        elif xp is None:
+            xp = x
         return self._im2col(xp, H_out, W_out), xp, W_out
 
     def _unpadded_shape(self, xp_shape):
@@ -225,8 +236,11 @@ class Conv2D(Layer):
         cols, width = cache["cols"], cache["width"]
         delta = self._delta_columns(dout, H_out, width)  # (F, N·H_out·width)
         # ∂C/∂W[f, c, m, k] = Σ over output pixels of δ times the input under tap (c, m, k): one GEMM
-        self.grads = {"W": (delta @ cols.T).reshape(W.shape), "b": delta.sum(axis=1)}
-        return self._scatter_back(W, delta, cache["xp_shape"], cache["x_shape"], H_out, W_out)
+        with blas_threads(2 * delta.size * cols.shape[0]):
+            dW = delta @ cols.T
+        self.grads = {"W": dW.reshape(W.shape), "b": delta.sum(axis=1)}
+        dx = self._scatter_back(W, delta, cache["xp_shape"], cache["x_shape"], H_out, W_out)  # a workspace view
+        return dx.copy()  # (N, C, H, W), C-contiguous; the workspace stays ours
 
     # ---- the two halves of the layer, as functions of W ---------------------------------------------
     # forward gathers (_correlate), backward scatters (_scatter_back). ConvTranspose2D runs the same two halves
@@ -238,7 +252,9 @@ class Conv2D(Layer):
         z[n, f, i, j] = Σ_c,m,k W[f, c, m, k] · x_pad[n, c, i·sh + m·dh, j·sw + k·dw], one GEMM for the whole batch.
         """
         F = W.shape[0]
-        z = W.reshape(F, -1) @ cols  # (F, N·H_out·width)
+        z = self._workspace("z", (F, cols.shape[1]), cols.dtype)  # (F, N·H_out·width)
+        with blas_threads(2 * z.size * cols.shape[0]):
+            np.matmul(W.reshape(F, -1), cols, out=z)
         return z.reshape(F, N, H_out, width)[..., :W_out].transpose(1, 0, 2, 3)
 
     def _delta_columns(self, dout, H_out, width):
@@ -248,14 +264,17 @@ class Conv2D(Layer):
         calls this with its x as δ, the rows and columns that its output_padding adds.
         """
         N, F, h, w = dout.shape
-        delta = np.zeros((F, N, H_out, width), dtype=dout.dtype)
-        delta[:, :, :h, :w] = dout.transpose(1, 0, 2, 3)
+        delta = self._workspace("delta", (F, N, H_out, width), dout.dtype)
+        _place(delta, dout.transpose(1, 0, 2, 3), 0, 0)
         return delta.reshape(F, -1)
 
     def _scatter_back(self, W, delta, xp_shape, x_shape, H_out, W_out):
         """∂C/∂x (N, C, H, W) from δ (F, N·H_out·width) and W (F, C, KH, KW): each output pixel sends δ · W back
         onto the KH·KW input pixels of its window (col2im adds them up), then the padding is cropped."""
-        dcols = W.reshape(W.shape[0], -1).T @ delta  # (C·KH·KW, N·H_out·width)
+        Wm = W.reshape(W.shape[0], -1)  # (F, C·KH·KW)
+        dcols = self._workspace("dcols", (Wm.shape[1], delta.shape[1]), delta.dtype)  # (C·KH·KW, N·H_out·width)
+        with blas_threads(2 * dcols.size * Wm.shape[0]):
+            np.matmul(Wm.T, delta, out=dcols)
         if self.stride == (1, 1):
             dxp = self._flat_col2im(dcols, xp_shape, H_out)
         else:

@@ -141,7 +141,7 @@ class ConvTranspose2D(Layer):
         cols, _, cols_width = T._columns(dout, None)  # dout in the place of T's input: (F·KH·KW, N·H_c·width)
         assert cols_width == width and cols.shape[1] == cache["delta"].shape[1]
         # ∂C/∂x = T.forward(dout) without bias; T's rows/columns past H, W (output_padding) are not part of x
-        dx = T._correlate(W, cols, N, H_c, W_c, width)[:, :, :H, :W_in]
+        dx = T._correlate(W, cols, N, H_c, W_c, width)[:, :, :H, :W_in].copy()  # a copy: T's workspace stays T's
         # ∂C/∂W = T's ∂C/∂W with x as its δ and dout as its input: one GEMM
         self.grads = {"W": (cache["delta"] @ cols.T).reshape(W.shape), "b": dout.sum(axis=(0, 2, 3))}
         return dx
