@@ -72,7 +72,7 @@ def cnnlib_trainer(model):
 
     def step(x, y):
         value = loss.forward(model.forward(x), y)
-        model.backward(loss.backward())
+        model.backward(loss.backward(), input_grad=False)  # no ∂C/∂x for the data, as in PyTorch
         opt.step()
         return value
 

@@ -35,6 +35,11 @@ class Layer:
     def backward(self, dout):
         raise NotImplementedError
 
+    def backward_params(self, dout):
+        """Fill ``self.grads`` as ``backward`` does, when ∂C/∂x is not needed (the first layer of a net sees data).
+        -> None. Layers for which ∂C/∂x costs real work (Conv2D) skip it; the others just run ``backward``."""
+        self.backward(dout)
+
     # ---- input checks shared by every layer -------------------------------------------------------------
     def _as_input(self, x):
         """Return x as a float array: integer or bool input (uint8 images) is cast, never wrapped."""
