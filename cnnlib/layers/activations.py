@@ -13,7 +13,7 @@ class ReLU(Layer):
 
     def forward(self, x):
         x = self._as_input(x)
-        self.cache = x > 0
+        self.cache = np.greater(x, 0, out=self._workspace("mask", x.shape, bool))  # kept between calls
         return self._remember(np.maximum(x, 0))  # NaN stays NaN (np.maximum propagates it), as in PyTorch
 
     def backward(self, dout):

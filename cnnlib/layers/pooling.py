@@ -62,20 +62,23 @@ class MaxPool2D(_Pool2D):
     def forward(self, x):
         x, H_out, W_out = self._prepare(x)
         taps = self._taps(x, H_out, W_out)
-        if np.isnan(x.sum()):  # NaN never wins a ">" comparison: let argmax place it (first NaN wins), as before
+        # a running maximum over the KH·KW taps, each compared over the whole batch at once; argmax and the
+        # comparison mask are workspaces (kept between calls), out is the caller's own array
+        out = taps[0].copy()
+        argmax = self._workspace("argmax", out.shape, np.int8 if len(taps) <= 127 else np.int64)
+        argmax.fill(0)
+        wins, loses = self._workspace("wins", out.shape, bool), self._workspace("loses", out.shape, bool)
+        for t in range(1, len(taps)):
+            np.greater(taps[t], out, out=wins)  # strict: on a tie the earlier tap keeps it, the FIRST max in row-major order
+            np.maximum(out, taps[t], out=out)
+            # argmax = t where tap t wins, as arithmetic (several times faster than copyto(where=) or putmask here)
+            np.multiply(argmax, np.logical_not(wins, out=loses), out=argmax)
+            np.add(argmax, wins.view(np.int8) * argmax.dtype.type(t), out=argmax)
+        if np.isnan(out.sum()):  # np.maximum spread a NaN, but ">" never lets it win: let argmax place it (first NaN wins)
             KH, KW = self.kernel_size
             flat = self._windows(x, H_out, W_out).reshape(*x.shape[:2], H_out, W_out, KH * KW)
             argmax = flat.argmax(axis=-1)
             out = np.take_along_axis(flat, argmax[..., None], axis=-1)[..., 0]
-        else:
-            # a running maximum over the KH·KW taps, each compared over the whole batch at once
-            out = taps[0].copy()
-            argmax = np.zeros(out.shape, dtype=np.int8 if len(taps) <= 127 else np.int64)
-            for t in range(1, len(taps)):
-                wins = taps[t] > out  # strict: on a tie the earlier tap keeps it, the FIRST max in row-major order
-                np.maximum(out, taps[t], out=out)
-                argmax *= ~wins  # argmax = t where the tap wins (arithmetic: much faster than masked writes)
-                argmax += wins * argmax.dtype.type(t)
         self.cache = {"x_shape": x.shape, "argmax": argmax, "dtype": x.dtype}
         return self._remember(out)
 
@@ -85,8 +88,9 @@ class MaxPool2D(_Pool2D):
         H_out, W_out = dout.shape[2:]
         dx = np.zeros(cache["x_shape"], dtype=np.result_type(dout, cache["dtype"]))
         argmax, overlapping = cache["argmax"], self._overlapping()
+        won = self._workspace("won", argmax.shape, bool)
         for t, tap in enumerate(self._taps(dx, H_out, W_out)):
-            won = argmax == t
+            np.equal(argmax, t, out=won)
             if overlapping:
                 tap += dout * won
             else:  # every input sits in at most one window: write dout · 1[won] straight into place
