@@ -137,3 +137,17 @@ def test_blas_threads_restores_the_pool_size():
         after = [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
     assert after == before
     assert all(n == 1 for n in inside)
+
+
+def test_an_output_the_caller_dropped_is_reused_and_one_it_still_holds_is_not():
+    rng = np.random.default_rng(8)
+    relu, x = layers.ReLU(), rng.standard_normal((2, 3, 4, 4))
+    first = id(relu.forward(x))  # dropped at once: the next call may reuse it
+    held = relu.forward(x)
+    assert id(held) == first
+    again = relu.forward(-x)
+    assert again is not held
+    np.testing.assert_array_equal(held, np.maximum(x, 0))
+    view = relu.forward(x)[0]  # only a view is kept: its base is still held
+    relu.forward(-x)
+    np.testing.assert_array_equal(view, np.maximum(x[0], 0))

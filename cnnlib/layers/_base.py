@@ -3,6 +3,8 @@
 See the package docstring (``cnnlib/layers/__init__.py``) for the protocol and the letters used in shapes.
 """
 
+import sys
+
 import numpy as np
 
 from ..signal import _four, _pair  # noqa: F401  (re-exported: every layer module takes them from here)
@@ -79,6 +81,23 @@ class Layer:
             spaces[name] = buf
         return buf
 
+    def _returned(self, name, shape, dtype):
+        """An uninitialised array for a value this layer returns (its output, dx), to be filled completely.
+
+        It is the array returned under ``name`` last time if the caller has let go of it (nothing but this layer
+        refers to it any more: no variable, list, cache or view), else a new one. A value the caller still holds
+        is never touched, and a training loop that drops its arrays each step allocates nothing large: a new large
+        array is often a fresh mmap whose pages the kernel must fault in and zero on every pass (issue #13).
+        """
+        kept = self.__dict__.setdefault("_returned_arrays", {})
+        prev = kept.get(name)
+        if (prev is not None and prev.shape == tuple(shape) and prev.dtype == np.dtype(dtype)
+                and sys.getrefcount(prev) <= _UNHELD):
+            return prev
+        out = np.empty(shape, dtype=dtype)
+        kept[name] = out
+        return out
+
     def _cached(self):
         if self.cache is None:
             raise RuntimeError(f"{self.name}.backward called before forward: run forward(x) first")
@@ -97,6 +116,16 @@ class Layer:
         elif self.dtype is not None:
             dout = dout.astype(self.dtype, copy=False)
         return cache, dout
+
+
+def _unheld_refcount():
+    """sys.getrefcount of an array that only a dict refers to, seen exactly as Layer._returned sees it."""
+    kept = {"a": np.empty(1)}
+    prev = kept.get("a")
+    return sys.getrefcount(prev)
+
+
+_UNHELD = _unheld_refcount()  # 3 on CPython 3.11: the dict, the local name, getrefcount's argument
 
 
 def _place(buf, a, top, left):

@@ -221,7 +221,7 @@ class Conv2D(Layer):
         cols, xp, width = self._columns(x, None)  # (C·KH·KW, N·H_out·width)
         W, b = self.params["W"], self.params["b"]
         z = self._correlate(W, cols, N, H_out, W_out, width)
-        out = np.empty((N, F, H_out, W_out), dtype=z.dtype)
+        out = self._returned("out", (N, F, H_out, W_out), z.dtype)
         np.add(z, b[:, None, None], out=out)  # + b, written straight into NCHW order
         self.cache = {"x_shape": x.shape, "xp_shape": xp.shape, "cols": cols, "xp": xp, "width": width}
         return self._remember(out)
@@ -230,7 +230,9 @@ class Conv2D(Layer):
         """dout: (N, F, H_out, W_out) -> dx: (N, C, H, W); fills grads["W"] (F, C, KH, KW) and grads["b"] (F,)."""
         delta, cache, (H_out, W_out) = self._param_grads(dout)
         dx = self._scatter_back(self.params["W"], delta, cache["xp_shape"], cache["x_shape"], H_out, W_out)
-        return dx.copy()  # dx is a view of a workspace: the caller gets its own C-contiguous (N, C, H, W) copy
+        out = self._returned("dx", dx.shape, dx.dtype)  # dx is a view of a workspace: the caller gets a copy
+        np.copyto(out, dx)
+        return out
 
     def backward_params(self, dout):
         """Only the grads of ``backward``, without ∂C/∂x (for a first layer, whose input is data). -> None."""

@@ -46,6 +46,14 @@ class _Pool2D(Layer):
         """True when neighbouring windows share inputs (stride < kernel), so backward must add, not assign."""
         return any(s < k for s, k in zip(self.stride, self.kernel_size))
 
+    def _returned_dx(self, x_shape, dtype):
+        """The array for dx (N, C, H, W), zeroed unless the windows tile x exactly (then every entry is written)."""
+        dx = self._returned("dx", x_shape, dtype)
+        (KH, KW), H, W = self.kernel_size, x_shape[2], x_shape[3]
+        if self.stride != self.kernel_size or H % KH or W % KW:
+            dx.fill(0)
+        return dx
+
     def _window_slices(self, i, j):
         (KH, KW), (sh, sw) = self.kernel_size, self.stride
         return slice(i * sh, i * sh + KH), slice(j * sw, j * sw + KW)
@@ -64,7 +72,8 @@ class MaxPool2D(_Pool2D):
         taps = self._taps(x, H_out, W_out)
         # a running maximum over the KH·KW taps, each compared over the whole batch at once; argmax and the
         # comparison mask are workspaces (kept between calls), out is the caller's own array
-        out = taps[0].copy()
+        out = self._returned("out", taps[0].shape, x.dtype)
+        np.copyto(out, taps[0])
         argmax = self._workspace("argmax", out.shape, np.int8 if len(taps) <= 127 else np.int64)
         argmax.fill(0)
         wins, loses = self._workspace("wins", out.shape, bool), self._workspace("loses", out.shape, bool)
@@ -86,7 +95,7 @@ class MaxPool2D(_Pool2D):
         """dout: (N, C, H_out, W_out) -> dx: (N, C, H, W)."""
         cache, dout = self._check_dout(dout)
         H_out, W_out = dout.shape[2:]
-        dx = np.zeros(cache["x_shape"], dtype=np.result_type(dout, cache["dtype"]))
+        dx = self._returned_dx(cache["x_shape"], np.result_type(dout, cache["dtype"]))
         argmax, overlapping = cache["argmax"], self._overlapping()
         won = self._workspace("won", argmax.shape, bool)
         for t, tap in enumerate(self._taps(dx, H_out, W_out)):
@@ -149,7 +158,8 @@ class AvgPool2D(_Pool2D):
         x, H_out, W_out = self._prepare(x)
         KH, KW = self.kernel_size
         taps = self._taps(x, H_out, W_out)
-        total = taps[0].copy()
+        total = self._returned("out", taps[0].shape, x.dtype)
+        np.copyto(total, taps[0])
         for tap in taps[1:]:
             total += tap
         self.cache = {"x_shape": x.shape, "dtype": x.dtype}
@@ -159,7 +169,7 @@ class AvgPool2D(_Pool2D):
         cache, dout = self._check_dout(dout)
         KH, KW = self.kernel_size
         H_out, W_out = dout.shape[2:]
-        dx = np.zeros(cache["x_shape"], dtype=np.result_type(dout, cache["dtype"]))
+        dx = self._returned_dx(cache["x_shape"], np.result_type(dout, cache["dtype"]))
         share = dout / (KH * KW)
         overlapping = self._overlapping()
         for tap in self._taps(dx, H_out, W_out):
