@@ -156,6 +156,7 @@ def main(argv=None):
     print(describe_machine())
     print("tuned allocator: " + " ".join(f"{k}={v}" for k, v in TUNED_ALLOCATOR.items()))
     results = {}  # (net, threads, allocator, lib) -> [samples/s per round]
+    cpu_results = {}  # the same, per second of CPU time of the worker (less sensitive to other processes)
     with tempfile.TemporaryDirectory() as data_dir:
         source = save_batches(data_dir, args.batches, args.batch_size)
         print(f"data: {source}; float32, batch {args.batch_size}, SGD lr {LR} momentum {MOMENTUM}; "
@@ -172,17 +173,19 @@ def main(argv=None):
                         for lib in order:
                             res = run_worker(lib, net, t, alloc, args, data_dir)
                             results.setdefault((net, t, alloc, lib), []).append(res["wall"])
+                            cpu_results.setdefault((net, t, alloc, lib), []).append(res["cpu"])
             print(f"round {r + 1}/{args.rounds} done in {time.perf_counter() - start:.0f} s, load average {load()}",
                   flush=True)
     if args.json:
-        Path(args.json).write_text(json.dumps({" | ".join(map(str, k)): v for k, v in results.items()}, indent=1))
-    report(results, nets, threads, allocators, libs)
+        Path(args.json).write_text(json.dumps({" | ".join(map(str, k)): {"wall": v, "cpu": cpu_results[k]}
+                                               for k, v in results.items()}, indent=1))
+    report(results, cpu_results, nets, threads, allocators, libs)
 
 
-def report(results, nets, threads, allocators, libs):
+def report(results, cpu_results, nets, threads, allocators, libs):
     print(f"\nsamples/s, median over rounds (load average now {load()}):")
     print(f"{'network':<10} {'threads':>7} {'allocator':>9} " + " ".join(f"{lib:>10}" for lib in libs)
-          + ("   cnnlib/torch (median, range)" if len(libs) == 2 else ""))
+          + ("   cnnlib/torch (median, range)   CPU-time ratio" if len(libs) == 2 else ""))
     for net in nets:
         for t in threads:
             for alloc in allocators:
@@ -191,6 +194,8 @@ def report(results, nets, threads, allocators, libs):
                 if len(libs) == 2:
                     m, lo, hi = median_ratio({lib: results[(net, t, alloc, lib)] for lib in libs}, *libs)
                     row += f"   {m:.2f}x ({lo:.2f}-{hi:.2f})"
+                    c, _, _ = median_ratio({lib: cpu_results[(net, t, alloc, lib)] for lib in libs}, *libs)
+                    row += f"{'':>10}{c:.2f}x"
                 print(row)
     print("\nchecks (medians of paired per-round ratios):")
     for net in nets:
