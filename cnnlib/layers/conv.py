@@ -116,8 +116,8 @@ class Conv2D(Layer):
     # The columns matrix has one row per kernel tap (c, m, k), in the order of W.reshape(F, -1), and one column
     # per output pixel, so the layer is one GEMM: z = W (F, C·KH·KW) @ cols.
     #
-    # Stride 1 (the common case) uses a "flat" layout: x_pad is stored channel-major, (C, N, H_pad + 1, W_pad),
-    # and each image is read as one long row. Tap (m, k) then sees the contiguous run that starts at
+    # Stride 1 (the common case) uses a "flat" layout: x_pad is stored as (N, C, H_pad + 1, W_pad), and each
+    # image plane is read as one long row. Tap (m, k) then sees the contiguous run that starts at
     # m·dh·W_pad + k·dw, so every row of cols is a plain shifted copy and col2im is KH·KW shifted adds. The price
     # is W_pad - W_out extra output columns per row (they straddle two image rows); forward drops them, and
     # backward gives them δ = 0 so they add nothing. The spare zero row keeps the last shifted run in bounds.
@@ -128,20 +128,19 @@ class Conv2D(Layer):
     # What the caller receives (z, dx, grads) is always a fresh array, never a view of a workspace.
 
     def _flat_buffer(self, a, top, left, Hp, Wp):
-        """a: (N, C, H, W) placed at (top, left) in a zero (C, N, Hp + 1, Wp) buffer: x_pad, channel-major."""
+        """a: (N, C, H, W) placed at (top, left) in a zero (N, C, Hp + 1, Wp) buffer: x_pad and a spare zero row."""
         N, C, H, W = a.shape
-        buf = self._workspace("x_pad", (C, N, Hp + 1, Wp), a.dtype)
-        return _place(buf, a.transpose(1, 0, 2, 3), top, left)
+        return _place(self._workspace("x_pad", (N, C, Hp + 1, Wp), a.dtype), a, top, left)
 
     def _flat_cols(self, buf, H_out):
-        """buf (C, N, H_pad + 1, W_pad) -> cols (C·KH·KW, N·H_out·W_pad), one strided view copied once.
+        """buf (N, C, H_pad + 1, W_pad) -> cols (C·KH·KW, N·H_out·W_pad), one strided view copied once.
 
-        cols[(c, m, k), (n, q)] = buf[c, n].flat[q + m·dh·W_pad + k·dw], i.e. x_pad[n, c, i + m·dh, j + k·dw]
+        cols[(c, m, k), (n, q)] = buf[n, c].flat[q + m·dh·W_pad + k·dw], i.e. x_pad[n, c, i + m·dh, j + k·dw]
         for q = i·W_pad + j with j < W_out (the columns j >= W_out are the extra ones).
         """
-        C, N, _, Wp = buf.shape
+        N, C, _, Wp = buf.shape
         (KH, KW), (dh, dw) = self.kernel_size, self.dilation
-        flat = buf.reshape(C, N, -1)
+        flat = buf.reshape(N, C, -1).transpose(1, 0, 2)  # (C, N, (H_pad + 1)·W_pad): a view, each plane one row
         sc, sn, s1 = flat.strides
         taps = as_strided(flat, (C, KH, KW, N, H_out * Wp), (sc, dh * Wp * s1, dw * s1, sn, s1), writeable=False)
         cols = self._workspace("cols", taps.shape, buf.dtype)
@@ -153,8 +152,8 @@ class Conv2D(Layer):
         N, C, Hp, Wp = xp_shape
         (KH, KW), (dh, dw) = self.kernel_size, self.dilation
         dcols = dcols.reshape(C, KH, KW, N, H_out * Wp)
-        dbuf = self._workspace("dx_pad", (C, N, Hp + 1, Wp), dcols.dtype)
-        flat = dbuf.reshape(C, N, -1)
+        dbuf = self._workspace("dx_pad", (N, C, Hp + 1, Wp), dcols.dtype)
+        flat = dbuf.reshape(N, C, -1).transpose(1, 0, 2)  # (C, N, (H_pad + 1)·W_pad), the axis order of dcols
         run = H_out * Wp
         flat[:, :, :run] = dcols[:, 0, 0]  # tap (0, 0) starts at 0: assign instead of zeroing first, then adding
         flat[:, :, run:] = 0
@@ -163,7 +162,7 @@ class Conv2D(Layer):
                 if m or k:
                     start = m * dh * Wp + k * dw
                     flat[:, :, start:start + run] += dcols[:, m, k]
-        return dbuf[:, :, :Hp].transpose(1, 0, 2, 3)
+        return dbuf[:, :, :Hp]
 
     def _im2col(self, xp, H_out, W_out):
         """Any stride: xp (N, C, H_pad, W_pad) -> cols (C·KH·KW, N·H_out·W_out) from the windows view."""
@@ -201,7 +200,7 @@ class Conv2D(Layer):
             else:
                 Hp, Wp = xp.shape[2:]
                 buf = self._flat_buffer(xp, 0, 0, Hp, Wp)
-            return self._flat_cols(buf, H_out), buf[:, :, :Hp].transpose(1, 0, 2, 3), Wp
+            return self._flat_cols(buf, H_out), buf[:, :, :Hp], Wp
         if xp is None and any(self.pad):
             top, bottom, left, right = self.pad
             N, C, H, W = x.shape
