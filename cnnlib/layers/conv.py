@@ -125,7 +125,8 @@ class Conv2D(Layer):
     #
     # Workspaces (issue #13): x_pad, cols, z, δ, dcols and dx_pad live in buffers the layer keeps between calls
     # (Layer._workspace) and are filled with out= / copyto, so a training step allocates no large temporaries.
-    # What the caller receives (z, dx, grads) is always a fresh array, never a view of a workspace.
+    # What the caller receives (z, dx, grads) is never a workspace: z and dx come from Layer._returned (last step's
+    # array once the caller has dropped it, else a new one), the grads are new small arrays.
 
     def _flat_buffer(self, a, top, left, Hp, Wp):
         """a: (N, C, H, W) placed at (top, left) in a zero (N, C, Hp + 1, Wp) buffer: x_pad and a spare zero row."""
