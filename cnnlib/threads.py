@@ -16,7 +16,10 @@ from contextlib import contextmanager
 
 __all__ = ["FLOPS_PER_THREAD", "blas_threads", "threads_for"]
 
-FLOPS_PER_THREAD = 1.5e8  # below this many flops (2·M·N·K) per extra thread, one thread is faster (measured)
+# Flops (2·M·N·K) each thread must get before a second one is woken. A rough bound, not a tuned constant: on a shared
+# 2-core machine the MNIST nets' products (up to 5·10⁷ flops) ran slower on 2 threads than on 1 (issue #13), and
+# timings of larger ones were too noisy there to place the crossover more precisely.
+FLOPS_PER_THREAD = 1.5e8
 
 _controllers = None
 
