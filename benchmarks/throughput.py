@@ -10,9 +10,10 @@ MNIST digits that cnnlib.data.load_mnist() finds (the embedded 10,000 unless a f
 Why one process per measurement: two libraries in one process disturb each other (spinning BLAS threads, the
 allocator's state, caches), and glibc's allocator behaves differently once a process has freed a large block. So
 every measurement is a fresh ``python throughput.py --worker LIB ...`` that loads the batches from .npy files
-(never freeing a large block first), warms up, and keeps the best of a few timed passes. Each round runs every combination of
-network x threads (1, 2) x allocator (glibc's default, and tuned with MALLOC_MMAP_THRESHOLD_/MALLOC_TRIM_THRESHOLD_)
-x library, alternating which library goes first. Reported: the median over rounds of the paired ratios.
+(never freeing a large block first), warms up, and keeps the best of a few timed passes. Each round runs every
+combination of network x threads (1, 2) x allocator (glibc's default, and tuned with MALLOC_MMAP_THRESHOLD_ and
+MALLOC_TRIM_THRESHOLD_) x library, alternating which library goes first. Reported: the median over rounds of the
+paired ratios.
 
 Targets (issue #13), default allocator: cnnlib >= 1.0x PyTorch on the 3-map net and >= 0.8x on LeNet-5 with
 1 thread; cnnlib with 2 threads no slower than with 1; default allocator within 5 % of the tuned one.

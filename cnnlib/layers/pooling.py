@@ -78,12 +78,12 @@ class MaxPool2D(_Pool2D):
         argmax.fill(0)
         wins, loses = self._workspace("wins", out.shape, bool), self._workspace("loses", out.shape, bool)
         for t in range(1, len(taps)):
-            np.greater(taps[t], out, out=wins)  # strict: on a tie the earlier tap keeps it, the FIRST max in row-major order
+            np.greater(taps[t], out, out=wins)  # strict: on a tie the earlier tap keeps it (first max, row-major)
             np.maximum(out, taps[t], out=out)
             # argmax = t where tap t wins, as arithmetic (several times faster than copyto(where=) or putmask here)
             np.multiply(argmax, np.logical_not(wins, out=loses), out=argmax)
             np.add(argmax, wins.view(np.int8) * argmax.dtype.type(t), out=argmax)
-        if np.isnan(out.sum()):  # np.maximum spread a NaN, but ">" never lets it win: let argmax place it (first NaN wins)
+        if np.isnan(out.sum()):  # np.maximum spread a NaN, but ">" never lets it win: argmax places it (first NaN wins)
             KH, KW = self.kernel_size
             flat = self._windows(x, H_out, W_out).reshape(*x.shape[:2], H_out, W_out, KH * KW)
             argmax = flat.argmax(axis=-1)
