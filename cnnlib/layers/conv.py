@@ -7,6 +7,22 @@ from ..threads import blas_threads
 from ._base import Layer, _float_dtype, _four, _pair, _place, _positive_int
 
 
+# OpenBLAS multiplies small matrices (M·N·K up to about a million multiply-adds) with dedicated kernels. A product
+# over the whole columns matrix takes its general path instead, which first packs all of cols into another buffer:
+# for a layer with few weights (F·C·KH·KW = 75 or 150 in the MNIST nets) that was about twice as slow as the same
+# products done in slices of columns. So such layers multiply slice by slice; larger layers, one product.
+SLICE_MULTIPLY_ADDS = 6e5
+
+
+def _column_slices(P, FK, min_width):
+    """Slices of range(P) for products with F·K = FK weights: about SLICE_MULTIPLY_ADDS / FK columns each, or one
+    slice (the whole range) if that would be fewer than min_width columns."""
+    width = int(SLICE_MULTIPLY_ADDS // FK)
+    if width < min_width or width >= P:
+        return [slice(0, P)]
+    return [slice(i, min(i + width, P)) for i in range(0, P, width)]
+
+
 class Conv2D(Layer):
     """2-D convolution layer. Like every deep-learning framework, it computes a cross-correlation.
 
@@ -247,9 +263,15 @@ class Conv2D(Layer):
         cols, width = cache["cols"], cache["width"]
         delta = self._delta_columns(dout, H_out, width)  # (F, N·H_out·width)
         # ∂C/∂W[f, c, m, k] = Σ over output pixels of δ times the input under tap (c, m, k): one GEMM, computed
-        # as (cols δᵀ)ᵀ: (C·KH·KW, P) @ (P, F) suits BLAS better than δ colsᵀ when F is small (about 2x here)
-        with blas_threads(2 * delta.size * cols.shape[0]):
-            dW = (cols @ delta.T).T
+        # as (cols δᵀ)ᵀ: (C·KH·KW, P) @ (P, F) suits BLAS better than δ colsᵀ when F is small (about 2x here),
+        # and summed over slices of columns for a layer with few weights (see SLICE_MULTIPLY_ADDS)
+        K, P = cols.shape
+        dWt, part = np.zeros((K, delta.shape[0]), dtype=cols.dtype), None  # (C·KH·KW, F)
+        with blas_threads(2 * delta.size * K):
+            for s in _column_slices(P, dWt.size, min_width=2048):
+                part = np.matmul(cols[:, s], delta[:, s].T, out=part)
+                dWt += part
+        dW = dWt.T
         self.grads = {"W": dW.reshape(self.params["W"].shape), "b": delta.sum(axis=1)}
         return delta, cache, (H_out, W_out)
 
@@ -262,10 +284,12 @@ class Conv2D(Layer):
 
         z[n, f, i, j] = Σ_c,m,k W[f, c, m, k] · x_pad[n, c, i·sh + m·dh, j·sw + k·dw], one GEMM for the whole batch.
         """
-        F = W.shape[0]
-        z = self._workspace("z", (F, cols.shape[1]), cols.dtype)  # (F, N·H_out·width)
-        with blas_threads(2 * z.size * cols.shape[0]):
-            np.matmul(W.reshape(F, -1), cols, out=z)
+        F, (K, P) = W.shape[0], cols.shape
+        Wm = W.reshape(F, K)
+        z = self._workspace("z", (F, P), cols.dtype)  # (F, N·H_out·width)
+        with blas_threads(2 * z.size * K):
+            for s in _column_slices(P, F * K, min_width=256):  # one slice unless the layer has few weights
+                np.matmul(Wm, cols[:, s], out=z[:, s])
         return z.reshape(F, N, H_out, width)[..., :W_out].transpose(1, 0, 2, 3)
 
     def _delta_columns(self, dout, H_out, width):
