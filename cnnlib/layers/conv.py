@@ -262,18 +262,23 @@ class Conv2D(Layer):
             cache["cols"], _, cache["width"] = self._columns(None, cache["xp"])
         cols, width = cache["cols"], cache["width"]
         delta = self._delta_columns(dout, H_out, width)  # (F, N·H_out·width)
-        # ∂C/∂W[f, c, m, k] = Σ over output pixels of δ times the input under tap (c, m, k): one GEMM, computed
-        # as (cols δᵀ)ᵀ: (C·KH·KW, P) @ (P, F) suits BLAS better than δ colsᵀ when F is small (about 2x here),
-        # and summed over slices of columns for a layer with few weights (see SLICE_MULTIPLY_ADDS)
+        self.grads = {"W": self._weight_grad(cols, delta).reshape(self.params["W"].shape), "b": delta.sum(axis=1)}
+        return delta, cache, (H_out, W_out)
+
+    def _weight_grad(self, cols, delta):
+        """cols (C·KH·KW, P), δ (F, P) -> ∂C/∂W as (F, C·KH·KW).
+
+        ∂C/∂W[f, c, m, k] = Σ over output pixels of δ times the input under tap (c, m, k): one GEMM, computed as
+        (cols δᵀ)ᵀ: (C·KH·KW, P) @ (P, F) suits BLAS better than δ colsᵀ when F is small (about 2x here), and summed
+        over slices of columns for a layer with few weights (see SLICE_MULTIPLY_ADDS).
+        """
         K, P = cols.shape
         dWt, part = np.zeros((K, delta.shape[0]), dtype=cols.dtype), None  # (C·KH·KW, F)
         with blas_threads(2 * delta.size * K):
             for s in _column_slices(P, dWt.size, min_width=2048):
                 part = np.matmul(cols[:, s], delta[:, s].T, out=part)
                 dWt += part
-        dW = dWt.T
-        self.grads = {"W": dW.reshape(self.params["W"].shape), "b": delta.sum(axis=1)}
-        return delta, cache, (H_out, W_out)
+        return dWt.T
 
     # ---- the two halves of the layer, as functions of W ---------------------------------------------
     # forward gathers (_correlate), backward scatters (_scatter_back). ConvTranspose2D runs the same two halves
