@@ -270,8 +270,13 @@ class Conv2D(Layer):
 
         ∂C/∂W[f, c, m, k] = Σ over output pixels of δ times the input under tap (c, m, k): one GEMM, computed as
         (cols δᵀ)ᵀ: (C·KH·KW, P) @ (P, F) suits BLAS better than δ colsᵀ when F is small (about 2x here), and summed
-        over slices of columns for a layer with few weights (see SLICE_MULTIPLY_ADDS).
+        over slices of columns for a layer with few weights (see SLICE_MULTIPLY_ADDS). That reordering of the sums
+        is for float32 training; float64 (gradient checks, the by-hand comparisons of notebook 08) keeps the plain
+        product δ colsᵀ, whose rounding those comparisons print.
         """
+        if cols.dtype == np.float64:
+            with blas_threads(2 * delta.size * cols.shape[0]):
+                return delta @ cols.T
         K, P = cols.shape
         dWt, part = np.zeros((K, delta.shape[0]), dtype=cols.dtype), None  # (C·KH·KW, F)
         with blas_threads(2 * delta.size * K):
