@@ -13,18 +13,13 @@ sys.path.insert(0, str(REPO))  # run from a checkout without installing
 from cnnlib import Conv2D, Dense, Flatten, MaxPool2D, ReLU, Sequential  # noqa: E402
 
 try:
-    import torch
-except ImportError:  # the throughput comparison needs it; mnist_full.py does not
-    torch = None
-
-try:
     from threadpoolctl import threadpool_info, threadpool_limits
 except ImportError:
     threadpool_info = threadpool_limits = None
 
 
 def one_conv_net(rng, dtype=np.float32):
-    """The one-conv-layer net of notebook 08: 28x28 -> Conv2D(1, 3, 5) -> ReLU -> MaxPool2D(2) -> Flatten -> Dense(432, 10)."""
+    """The one-conv-layer net: 28x28 -> Conv2D(1, 3, 5) -> ReLU -> MaxPool2D(2) -> Flatten -> Dense(432, 10)."""
     return Sequential(Conv2D(1, 3, 5, rng=rng, dtype=dtype), ReLU(), MaxPool2D(2), Flatten(),
                       Dense(3 * 12 * 12, 10, rng=rng, dtype=dtype))
 
@@ -41,11 +36,23 @@ def lenet5_net(rng, dtype=np.float32):
     )
 
 
-NETS = {"one-conv-layer": one_conv_net, "LeNet-5": lenet5_net}
+NETS = {"one-conv-layer net": one_conv_net, "LeNet-5": lenet5_net}
+
+
+def torch_version():
+    """PyTorch's version string without importing it (a cnnlib-only process stays free of torch), or None."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("torch")
+    except PackageNotFoundError:
+        return None
 
 
 def torch_copy(model):
     """The same architecture in PyTorch, with every weight and bias copied from the cnnlib model."""
+    import torch
+
     nn = torch.nn
     layers = []
     for layer in model.layers:
@@ -71,7 +78,8 @@ def torch_copy(model):
 
 
 def set_threads(n):
-    """Use n threads in PyTorch and in NumPy's BLAS (threadpoolctl, if installed). Returns a description."""
+    """Use n threads in PyTorch (if this process imported it) and in NumPy's BLAS. Returns a description."""
+    torch = sys.modules.get("torch")
     if torch is not None:
         torch.set_num_threads(n)
     if threadpool_limits is not None:
@@ -81,6 +89,7 @@ def set_threads(n):
 
 def describe_threads():
     parts = []
+    torch = sys.modules.get("torch")
     if torch is not None:
         parts.append(f"torch threads: {torch.get_num_threads()}")
     if threadpool_info is not None:
@@ -105,7 +114,7 @@ def cpu_model():
 def describe_machine():
     load = ", ".join(f"{v:.2f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
     versions = f"python {platform.python_version()}, numpy {np.__version__}"
-    versions += f", torch {torch.__version__}" if torch is not None else ", torch not installed"
+    versions += f", torch {torch_version()}" if torch_version() else ", torch not installed"
     return (f"machine: {cpu_model()}, {os.cpu_count()} logical CPUs, {platform.system()} {platform.release()}\n"
             f"load average (1, 5, 15 min): {load}\n{versions}")
 

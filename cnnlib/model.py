@@ -40,10 +40,19 @@ class Sequential:
             x = layer.forward(x)
         return x
 
-    def backward(self, dout):
-        """dout = ∂C/∂(last output) -> ∂C/∂x; fills every layer's grads on the way."""
-        for layer in reversed(self.layers):
+    def backward(self, dout, input_grad=True):
+        """dout = ∂C/∂(last output) -> ∂C/∂x; fills every layer's grads on the way.
+
+        input_grad=False: training only needs the parameters' grads, not ∂C/∂x of the input (the data), so the
+        first layer skips it (``Layer.backward_params``) and this returns None. PyTorch does the same for an input
+        that does not require grad; for a first Conv2D it saves a GEMM and the col2im.
+        """
+        last = 0 if input_grad else 1
+        for layer in reversed(self.layers[last:]):
             dout = layer.backward(dout)
+        if not input_grad and self.layers:
+            self.layers[0].backward_params(dout)
+            return None
         return dout
 
     def predict(self, x, batch_size=256):

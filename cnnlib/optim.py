@@ -27,7 +27,10 @@ class SGD:
                 raise RuntimeError(f"SGD.step: parameter {name} has no gradient yet; call backward before step")
             if self.momentum:
                 v = self.velocity.get(name)
-                v = grad.copy() if v is None else np.add(self.momentum * v, grad, out=v)
-                self.velocity[name] = v
+                if v is None:
+                    v = self.velocity[name] = grad.copy()
+                else:  # v ← momentum · v + ∂C/∂p, in place
+                    v *= self.momentum
+                    v += grad
                 grad = v
             param -= self.lr * grad

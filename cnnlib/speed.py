@@ -180,10 +180,10 @@ def conv_stage_times(layer, x, dout, repeat=5):
     dcols = Wm.T @ delta
     stages = {
         "im2col: copy the windows into cols": lambda: layer._columns(x, None),
-        "GEMM  z = W · cols": lambda: Wm @ cols,
+        "GEMM  z = W · cols": lambda: layer._correlate(layer.params["W"], cols, N, H_out, W_out, width),
         "add b, reorder z to NCHW": to_nchw,
         "reorder δ like the columns": reorder_delta,
-        "GEMM  dW = δ · colsᵀ": lambda: delta @ cols.T,
+        "GEMM  dW = (cols · δᵀ)ᵀ": lambda: layer._weight_grad(cols, delta),
         "sum δ for db": lambda: delta.sum(axis=1),
         "GEMM  dcols = Wᵀ · δ": lambda: Wm.T @ delta,
         "col2im: KH·KW shifted adds": lambda: layer._flat_col2im(dcols, xp.shape, H_out),
@@ -192,7 +192,7 @@ def conv_stage_times(layer, x, dout, repeat=5):
     z_layer = layer.forward(x)
     dx_layer = layer.backward(dout)
     dx = layer._crop(layer._flat_col2im(dcols, xp.shape, H_out), x.shape)
-    dW = (delta @ cols.T).reshape(layer.params["W"].shape)
+    dW = layer._weight_grad(cols, delta).reshape(layer.params["W"].shape)
     for name, mine, theirs in [("z", to_nchw(), z_layer), ("dx", dx, dx_layer), ("dW", dW, layer.grads["W"])]:
         if not np.allclose(mine, theirs, rtol=1e-5, atol=1e-6):
             raise ValueError(f"conv_stage_times: the staged {name} differs from Conv2D's; the stages are out of date")

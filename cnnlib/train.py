@@ -59,7 +59,7 @@ def fit(model, loss, optimizer, x, y, epochs=1, batch_size=64, *, x_val=None, y_
             for b, idx in enumerate(iterate_minibatches(len(x), batch_size, rng)):
                 logits = model.forward(x[idx])
                 value = _finite_loss(model, loss, logits, y[idx], epoch, b, optimizer)
-                model.backward(loss.backward())
+                model.backward(loss.backward(), input_grad=False)  # the data needs no gradient
                 _check_finite(model, "gradient", epoch, b, optimizer)
                 optimizer.step()
                 _check_finite(model, "parameter", epoch, b, optimizer)

@@ -1,4 +1,4 @@
-"""What a student sees in the saved notebooks and the product text (issue #11).
+"""What a student sees in the saved notebooks and the product text.
 
 - No internal name of the source texts ("seed 000" ... "seed 004", ``seed004_net``) anywhere in the product.
 - Every figure output carries a one-sentence alt text (nbconvert writes it into the page's <img alt>).

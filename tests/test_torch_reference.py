@@ -151,7 +151,7 @@ def test_mean_squared_error_matches_torch():
     assert_close(grad, at.grad)
 
 
-def test_one_conv_layer_net_end_to_end_matches_torch():
+def test_one_conv_net_end_to_end_matches_torch():
     from cnnlib.model import Sequential
 
     rng = np.random.default_rng(17)

@@ -1,5 +1,5 @@
 """Checkers for the exercises of notebook 08: the question a Data Science Stack Exchange reader asked about the
-3-map net, for a whole batch and several channels.
+one-conv-layer net, for a whole batch and several channels.
 
 The learner writes ``fn(x, delta) -> (dW, db)`` for a convolution layer z = x ⋆ W + b (stride 1, no padding):
 x (N, C, H, W), delta = ∂C/∂z (N, F, H_out, W_out). The kernel size follows from the shapes:
@@ -79,7 +79,7 @@ def _cases(seed=808, shapes=None):
     rng = np.random.default_rng(seed)
     shapes = shapes or [((3, 1, 9, 8), (2, 3, 2)),   # (N, C, H, W), (F, KH, KW): non-square kernel
                         ((2, 2, 7, 9), (3, 3, 3)),
-                        ((4, 1, 10, 10), (3, 5, 5))]  # the 3-map net's shapes, smaller
+                        ((4, 1, 10, 10), (3, 5, 5))]  # the one-conv-layer net's shapes, smaller
     cases = []
     for (N, C, H, W), (F, KH, KW) in shapes:
         x = rng.standard_normal((N, C, H, W))
@@ -105,7 +105,7 @@ def check_kernel_bias_grads(fn, hidden=False):
 
 
 # ---- exercise 2: from the dense layer back to the conv layer's δ -------------------------------------------
-# The 3-map net after its conv layer: a = ReLU(z) -> p = maxpool 2x2 (a) -> f = flatten(p) -> y = f Wᵀ + b.
+# The one-conv-layer net after its conv layer: a = ReLU(z) -> p = maxpool 2x2 (a) -> f = flatten(p) -> y = f Wᵀ + b.
 # Given z (N, F, H, W) with H and W even, the dense weight W_fc (K, F·H/2·W/2) and delta_fc = ∂C/∂y (N, K),
 # the learner returns δ = ∂C/∂z (N, F, H, W): the 3×24×24 δ of the reader's question.
 def _conv_delta_reference(z, W_fc, delta_fc):
@@ -164,7 +164,7 @@ MAP_MISTAKES = [
 def _map_cases(seed=880, shapes=None):
     """(z, W_fc, delta_fc): N digits, F maps of H x W (even), K classes. No ties inside a window."""
     rng = np.random.default_rng(seed)
-    shapes = shapes or [(2, 3, 24, 24, 10),  # the 3-map net: 3x24x24 -> 3x12x12 -> 432 -> 10
+    shapes = shapes or [(2, 3, 24, 24, 10),  # the one-conv-layer net: 3x24x24 -> 3x12x12 -> 432 -> 10
                         (3, 2, 6, 8, 4),
                         (1, 3, 4, 6, 5)]
     cases = []

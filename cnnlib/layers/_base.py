@@ -3,6 +3,8 @@
 See the package docstring (``cnnlib/layers/__init__.py``) for the protocol and the letters used in shapes.
 """
 
+import sys
+
 import numpy as np
 
 from ..signal import _four, _pair  # noqa: F401  (re-exported: every layer module takes them from here)
@@ -35,6 +37,11 @@ class Layer:
     def backward(self, dout):
         raise NotImplementedError
 
+    def backward_params(self, dout):
+        """Fill ``self.grads`` as ``backward`` does, when ∂C/∂x is not needed (the first layer of a net sees data).
+        -> None. Layers for which ∂C/∂x costs real work (Conv2D) skip it; the others just run ``backward``."""
+        self.backward(dout)
+
     # ---- input checks shared by every layer -------------------------------------------------------------
     def _as_input(self, x):
         """Return x as a float array: integer or bool input (uint8 images) is cast, never wrapped."""
@@ -59,6 +66,38 @@ class Layer:
         self._out_shape = out.shape
         return out
 
+    # ---- workspaces: buffers a fast path keeps between calls ----------------------------------------------
+    def _workspace(self, name, shape, dtype):
+        """An uninitialised buffer kept between calls under ``name``, reused while its shape and dtype stay the same.
+
+        Reusing it spares the allocator: a large fresh array is often a fresh mmap, page-faulted and zeroed by the
+        kernel on every pass. A workspace holds whatever the last call left in it, and the next call
+        overwrites it: it is never returned to the caller, only copied out.
+        """
+        spaces = self.__dict__.setdefault("_workspaces", {})
+        buf = spaces.get(name)
+        if buf is None or buf.shape != tuple(shape) or buf.dtype != np.dtype(dtype):
+            buf = np.empty(shape, dtype=dtype)
+            spaces[name] = buf
+        return buf
+
+    def _returned(self, name, shape, dtype):
+        """An uninitialised array for a value this layer returns (its output, dx), to be filled completely.
+
+        It is the array returned under ``name`` last time if the caller has let go of it (nothing but this layer
+        refers to it any more: no variable, list, cache or view), else a new one. A value the caller still holds
+        is never touched, and a training loop that drops its arrays each step allocates nothing large: a new large
+        array is often a fresh mmap whose pages the kernel must fault in and zero on every pass.
+        """
+        kept = self.__dict__.setdefault("_returned_arrays", {})
+        prev = kept.get(name)
+        if (prev is not None and prev.shape == tuple(shape) and prev.dtype == np.dtype(dtype)
+                and sys.getrefcount(prev) <= _UNHELD):
+            return prev
+        out = np.empty(shape, dtype=dtype)
+        kept[name] = out
+        return out
+
     def _cached(self):
         if self.cache is None:
             raise RuntimeError(f"{self.name}.backward called before forward: run forward(x) first")
@@ -77,6 +116,29 @@ class Layer:
         elif self.dtype is not None:
             dout = dout.astype(self.dtype, copy=False)
         return cache, dout
+
+
+def _unheld_refcount():
+    """sys.getrefcount of an array that only a dict refers to, seen exactly as Layer._returned sees it."""
+    kept = {"a": np.empty(1)}
+    prev = kept.get("a")
+    return sys.getrefcount(prev)
+
+
+_UNHELD = _unheld_refcount()  # 3 on CPython 3.11: the dict, the local name, getrefcount's argument
+
+
+def _place(buf, a, top, left):
+    """buf[..., top:top + h, left:left + w] = a (h, w = a's last two sizes), and zeros everywhere else in buf's last
+    two axes: a zero-padded copy of a, written into a reused buffer without zeroing the part a covers first."""
+    h, w = a.shape[-2:]
+    buf[..., :top, :] = 0
+    buf[..., top + h:, :] = 0
+    inside = buf[..., top:top + h, :]
+    inside[..., :left] = 0
+    inside[..., left + w:] = 0
+    inside[..., left:left + w] = a
+    return buf
 
 
 def _positive_int(v, name, owner):

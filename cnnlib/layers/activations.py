@@ -13,12 +13,13 @@ class ReLU(Layer):
 
     def forward(self, x):
         x = self._as_input(x)
-        self.cache = x > 0
-        return self._remember(np.maximum(x, 0))  # NaN stays NaN (np.maximum propagates it), as in PyTorch
+        self.cache = np.greater(x, 0, out=self._workspace("mask", x.shape, bool))  # kept between calls
+        out = self._returned("out", x.shape, x.dtype)
+        return self._remember(np.maximum(x, 0, out=out))  # NaN stays NaN (np.maximum propagates it), as in PyTorch
 
     def backward(self, dout):
         mask, dout = self._check_dout(dout)
-        return dout * mask
+        return np.multiply(dout, mask, out=self._returned("dx", dout.shape, dout.dtype))
 
 
 class Sigmoid(Layer):

@@ -3,7 +3,24 @@
 import numpy as np
 from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
-from ._base import Layer, _float_dtype, _four, _pair, _positive_int
+from ..threads import blas_threads
+from ._base import Layer, _float_dtype, _four, _pair, _place, _positive_int
+
+
+# OpenBLAS multiplies small matrices (M·N·K up to about a million multiply-adds) with dedicated kernels. A product
+# over the whole columns matrix takes its general path instead, which first packs all of cols into another buffer:
+# for a layer with few weights (F·C·KH·KW = 75 or 150 in the MNIST nets) that was about twice as slow as the same
+# products done in slices of columns. So such layers multiply slice by slice; larger layers, one product.
+SLICE_MULTIPLY_ADDS = 6e5
+
+
+def _column_slices(P, FK, min_width):
+    """Slices of range(P) for products with F·K = FK weights: about SLICE_MULTIPLY_ADDS / FK columns each, or one
+    slice (the whole range) if that would be fewer than min_width columns."""
+    width = int(SLICE_MULTIPLY_ADDS // FK)
+    if width < min_width or width >= P:
+        return [slice(0, P)]
+    return [slice(i, min(i + width, P)) for i in range(0, P, width)]
 
 
 class Conv2D(Layer):
@@ -115,32 +132,35 @@ class Conv2D(Layer):
     # The columns matrix has one row per kernel tap (c, m, k), in the order of W.reshape(F, -1), and one column
     # per output pixel, so the layer is one GEMM: z = W (F, C·KH·KW) @ cols.
     #
-    # Stride 1 (the common case) uses a "flat" layout: x_pad is stored channel-major, (C, N, H_pad + 1, W_pad),
-    # and each image is read as one long row. Tap (m, k) then sees the contiguous run that starts at
+    # Stride 1 (the common case) uses a "flat" layout: x_pad is stored as (N, C, H_pad + 1, W_pad), and each
+    # image plane is read as one long row. Tap (m, k) then sees the contiguous run that starts at
     # m·dh·W_pad + k·dw, so every row of cols is a plain shifted copy and col2im is KH·KW shifted adds. The price
     # is W_pad - W_out extra output columns per row (they straddle two image rows); forward drops them, and
     # backward gives them δ = 0 so they add nothing. The spare zero row keeps the last shifted run in bounds.
     # Other strides use the windows view of x_pad (N, C, H_out, W_out, KH, KW), copied in the same row order.
+    #
+    # Workspaces: x_pad, cols, z, δ, dcols and dx_pad live in buffers the layer keeps between calls
+    # (Layer._workspace) and are filled with out= / copyto, so a training step allocates no large temporaries.
+    # What the caller receives (z, dx, grads) is never a workspace: z and dx come from Layer._returned (last step's
+    # array once the caller has dropped it, else a new one), the grads are new small arrays.
 
     def _flat_buffer(self, a, top, left, Hp, Wp):
-        """a: (N, C, H, W) placed at (top, left) in a zero (C, N, Hp + 1, Wp) buffer: x_pad, channel-major."""
+        """a: (N, C, H, W) placed at (top, left) in a zero (N, C, Hp + 1, Wp) buffer: x_pad and a spare zero row."""
         N, C, H, W = a.shape
-        buf = np.zeros((C, N, Hp + 1, Wp), dtype=a.dtype)
-        buf[:, :, top:top + H, left:left + W] = a.transpose(1, 0, 2, 3)
-        return buf
+        return _place(self._workspace("x_pad", (N, C, Hp + 1, Wp), a.dtype), a, top, left)
 
     def _flat_cols(self, buf, H_out):
-        """buf (C, N, H_pad + 1, W_pad) -> cols (C·KH·KW, N·H_out·W_pad), one strided view copied once.
+        """buf (N, C, H_pad + 1, W_pad) -> cols (C·KH·KW, N·H_out·W_pad), one strided view copied once.
 
-        cols[(c, m, k), (n, q)] = buf[c, n].flat[q + m·dh·W_pad + k·dw], i.e. x_pad[n, c, i + m·dh, j + k·dw]
+        cols[(c, m, k), (n, q)] = buf[n, c].flat[q + m·dh·W_pad + k·dw], i.e. x_pad[n, c, i + m·dh, j + k·dw]
         for q = i·W_pad + j with j < W_out (the columns j >= W_out are the extra ones).
         """
-        C, N, _, Wp = buf.shape
+        N, C, _, Wp = buf.shape
         (KH, KW), (dh, dw) = self.kernel_size, self.dilation
-        flat = buf.reshape(C, N, -1)
+        flat = buf.reshape(N, C, -1).transpose(1, 0, 2)  # (C, N, (H_pad + 1)·W_pad): a view, each plane one row
         sc, sn, s1 = flat.strides
         taps = as_strided(flat, (C, KH, KW, N, H_out * Wp), (sc, dh * Wp * s1, dw * s1, sn, s1), writeable=False)
-        cols = np.empty(taps.shape, dtype=buf.dtype)
+        cols = self._workspace("cols", taps.shape, buf.dtype)
         np.copyto(cols, taps)
         return cols.reshape(C * KH * KW, N * H_out * Wp)
 
@@ -149,20 +169,23 @@ class Conv2D(Layer):
         N, C, Hp, Wp = xp_shape
         (KH, KW), (dh, dw) = self.kernel_size, self.dilation
         dcols = dcols.reshape(C, KH, KW, N, H_out * Wp)
-        dbuf = np.zeros((C, N, Hp + 1, Wp), dtype=dcols.dtype)
-        flat = dbuf.reshape(C, N, -1)
+        dbuf = self._workspace("dx_pad", (N, C, Hp + 1, Wp), dcols.dtype)
+        flat = dbuf.reshape(N, C, -1).transpose(1, 0, 2)  # (C, N, (H_pad + 1)·W_pad), the axis order of dcols
+        run = H_out * Wp
+        flat[:, :, :run] = dcols[:, 0, 0]  # tap (0, 0) starts at 0: assign instead of zeroing first, then adding
+        flat[:, :, run:] = 0
         for m in range(KH):
             for k in range(KW):
-                start = m * dh * Wp + k * dw
-                run = flat[:, :, start:start + H_out * Wp]
-                run += dcols[:, m, k]
-        return dbuf[:, :, :Hp].transpose(1, 0, 2, 3)
+                if m or k:
+                    start = m * dh * Wp + k * dw
+                    flat[:, :, start:start + run] += dcols[:, m, k]
+        return dbuf[:, :, :Hp]
 
     def _im2col(self, xp, H_out, W_out):
         """Any stride: xp (N, C, H_pad, W_pad) -> cols (C·KH·KW, N·H_out·W_out) from the windows view."""
         N, C = xp.shape[:2]
         KH, KW = self.kernel_size
-        cols = np.empty((C, KH, KW, N, H_out, W_out), dtype=xp.dtype)
+        cols = self._workspace("cols", (C, KH, KW, N, H_out, W_out), xp.dtype)
         np.copyto(cols, self._windows(xp, H_out, W_out).transpose(1, 4, 5, 0, 2, 3))
         return cols.reshape(C * KH * KW, N * H_out * W_out)
 
@@ -172,7 +195,8 @@ class Conv2D(Layer):
         N, C = xp_shape[:2]
         KH, KW = self.kernel_size
         dcols = dcols.reshape(C, KH, KW, N, H_out, W_out)
-        dxp = np.zeros(xp_shape, dtype=dcols.dtype)
+        dxp = self._workspace("dx_pad", xp_shape, dcols.dtype)
+        dxp.fill(0)
         channel_major = dxp.transpose(1, 0, 2, 3)  # (C, N, ...) view, the axis order of dcols
         for m in range(KH):
             for k in range(KW):
@@ -193,10 +217,13 @@ class Conv2D(Layer):
             else:
                 Hp, Wp = xp.shape[2:]
                 buf = self._flat_buffer(xp, 0, 0, Hp, Wp)
-            return self._flat_cols(buf, H_out), buf[:, :, :Hp].transpose(1, 0, 2, 3), Wp
-        if xp is None:
+            return self._flat_cols(buf, H_out), buf[:, :, :Hp], Wp
+        if xp is None and any(self.pad):
             top, bottom, left, right = self.pad
-            xp = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right))) if any(self.pad) else x
+            N, C, H, W = x.shape
+            xp = _place(self._workspace("x_pad", (N, C, H + top + bottom, W + left + right), x.dtype), x, top, left)
+        elif xp is None:
+            xp = x
         return self._im2col(xp, H_out, W_out), xp, W_out
 
     def _unpadded_shape(self, xp_shape):
@@ -210,23 +237,53 @@ class Conv2D(Layer):
         cols, xp, width = self._columns(x, None)  # (C·KH·KW, N·H_out·width)
         W, b = self.params["W"], self.params["b"]
         z = self._correlate(W, cols, N, H_out, W_out, width)
-        out = np.empty((N, F, H_out, W_out), dtype=z.dtype)
+        out = self._returned("out", (N, F, H_out, W_out), z.dtype)
         np.add(z, b[:, None, None], out=out)  # + b, written straight into NCHW order
         self.cache = {"x_shape": x.shape, "xp_shape": xp.shape, "cols": cols, "xp": xp, "width": width}
         return self._remember(out)
 
     def backward(self, dout):
         """dout: (N, F, H_out, W_out) -> dx: (N, C, H, W); fills grads["W"] (F, C, KH, KW) and grads["b"] (F,)."""
+        delta, cache, (H_out, W_out) = self._param_grads(dout)
+        dx = self._scatter_back(self.params["W"], delta, cache["xp_shape"], cache["x_shape"], H_out, W_out)
+        out = self._returned("dx", dx.shape, dx.dtype)  # dx is a view of a workspace: the caller gets a copy
+        np.copyto(out, dx)
+        return out
+
+    def backward_params(self, dout):
+        """Only the grads of ``backward``, without ∂C/∂x (for a first layer, whose input is data). -> None."""
+        self._param_grads(dout)
+
+    def _param_grads(self, dout):
+        """Fill grads from dout (N, F, H_out, W_out); -> (δ (F, N·H_out·width), the cache, (H_out, W_out))."""
         cache, dout = self._check_dout(dout)
         N, F, H_out, W_out = dout.shape
-        W = self.params["W"]
         if "cols" not in cache:  # forward_naive ran: build the columns now
             cache["cols"], _, cache["width"] = self._columns(None, cache["xp"])
         cols, width = cache["cols"], cache["width"]
         delta = self._delta_columns(dout, H_out, width)  # (F, N·H_out·width)
-        # ∂C/∂W[f, c, m, k] = Σ over output pixels of δ times the input under tap (c, m, k): one GEMM
-        self.grads = {"W": (delta @ cols.T).reshape(W.shape), "b": delta.sum(axis=1)}
-        return self._scatter_back(W, delta, cache["xp_shape"], cache["x_shape"], H_out, W_out)
+        self.grads = {"W": self._weight_grad(cols, delta).reshape(self.params["W"].shape), "b": delta.sum(axis=1)}
+        return delta, cache, (H_out, W_out)
+
+    def _weight_grad(self, cols, delta):
+        """cols (C·KH·KW, P), δ (F, P) -> ∂C/∂W as (F, C·KH·KW).
+
+        ∂C/∂W[f, c, m, k] = Σ over output pixels of δ times the input under tap (c, m, k): one GEMM, computed as
+        (cols δᵀ)ᵀ: (C·KH·KW, P) @ (P, F) suits BLAS better than δ colsᵀ when F is small (about 2x here), and summed
+        over slices of columns for a layer with few weights (see SLICE_MULTIPLY_ADDS). That reordering of the sums
+        is for float32 training; float64 (gradient checks, the by-hand comparisons of notebook 08) keeps the plain
+        product δ colsᵀ, whose rounding those comparisons print.
+        """
+        if cols.dtype == np.float64:
+            with blas_threads(2 * delta.size * cols.shape[0]):
+                return delta @ cols.T
+        K, P = cols.shape
+        dWt, part = np.zeros((K, delta.shape[0]), dtype=cols.dtype), None  # (C·KH·KW, F)
+        with blas_threads(2 * delta.size * K):
+            for s in _column_slices(P, dWt.size, min_width=2048):
+                part = np.matmul(cols[:, s], delta[:, s].T, out=part)
+                dWt += part
+        return dWt.T
 
     # ---- the two halves of the layer, as functions of W ---------------------------------------------
     # forward gathers (_correlate), backward scatters (_scatter_back). ConvTranspose2D runs the same two halves
@@ -237,8 +294,12 @@ class Conv2D(Layer):
 
         z[n, f, i, j] = Σ_c,m,k W[f, c, m, k] · x_pad[n, c, i·sh + m·dh, j·sw + k·dw], one GEMM for the whole batch.
         """
-        F = W.shape[0]
-        z = W.reshape(F, -1) @ cols  # (F, N·H_out·width)
+        F, (K, P) = W.shape[0], cols.shape
+        Wm = W.reshape(F, K)
+        z = self._workspace("z", (F, P), cols.dtype)  # (F, N·H_out·width)
+        with blas_threads(2 * z.size * K):
+            for s in _column_slices(P, F * K, min_width=256):  # one slice unless the layer has few weights
+                np.matmul(Wm, cols[:, s], out=z[:, s])
         return z.reshape(F, N, H_out, width)[..., :W_out].transpose(1, 0, 2, 3)
 
     def _delta_columns(self, dout, H_out, width):
@@ -248,14 +309,17 @@ class Conv2D(Layer):
         calls this with its x as δ, the rows and columns that its output_padding adds.
         """
         N, F, h, w = dout.shape
-        delta = np.zeros((F, N, H_out, width), dtype=dout.dtype)
-        delta[:, :, :h, :w] = dout.transpose(1, 0, 2, 3)
+        delta = self._workspace("delta", (F, N, H_out, width), dout.dtype)
+        _place(delta, dout.transpose(1, 0, 2, 3), 0, 0)
         return delta.reshape(F, -1)
 
     def _scatter_back(self, W, delta, xp_shape, x_shape, H_out, W_out):
         """∂C/∂x (N, C, H, W) from δ (F, N·H_out·width) and W (F, C, KH, KW): each output pixel sends δ · W back
         onto the KH·KW input pixels of its window (col2im adds them up), then the padding is cropped."""
-        dcols = W.reshape(W.shape[0], -1).T @ delta  # (C·KH·KW, N·H_out·width)
+        Wm = W.reshape(W.shape[0], -1)  # (F, C·KH·KW)
+        dcols = self._workspace("dcols", (Wm.shape[1], delta.shape[1]), delta.dtype)  # (C·KH·KW, N·H_out·width)
+        with blas_threads(2 * dcols.size * Wm.shape[0]):
+            np.matmul(Wm.T, delta, out=dcols)
         if self.stride == (1, 1):
             dxp = self._flat_col2im(dcols, xp_shape, H_out)
         else:

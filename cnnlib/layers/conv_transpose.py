@@ -129,7 +129,7 @@ class ConvTranspose2D(Layer):
         T, W, b = self._conv, self.params["W"], self.params["b"]
         delta = T._delta_columns(x, H_c, width)  # x in the place of T's δ: (C, N·H_c·width)
         y = T._scatter_back(W, delta, yp_shape, y_shape, H_c, W_c)  # T's ∂C/∂(input): col2im of Wᵀ δ
-        out = np.empty(y_shape, dtype=y.dtype)
+        out = self._returned("out", y_shape, y.dtype)
         np.add(y, b[:, None, None], out=out)
         self.cache = {"x": x, "delta": delta}
         return self._remember(out)
@@ -145,7 +145,8 @@ class ConvTranspose2D(Layer):
         cols, _, cols_width = T._columns(dout, None)  # dout in the place of T's input: (F·KH·KW, N·H_c·width)
         assert cols_width == width and cols.shape[1] == cache["delta"].shape[1]
         # ∂C/∂x = T.forward(dout) without bias; T's rows/columns past H, W (output_padding) are not part of x
-        dx = T._correlate(W, cols, N, H_c, W_c, width)[:, :, :H, :W_in]
+        dx = self._returned("dx", x.shape, cols.dtype)  # a copy: the product is in T's workspace
+        np.copyto(dx, T._correlate(W, cols, N, H_c, W_c, width)[:, :, :H, :W_in])
         # ∂C/∂W = T's ∂C/∂W with x as its δ and dout as its input: one GEMM
         self.grads = {"W": (cache["delta"] @ cols.T).reshape(W.shape), "b": dout.sum(axis=(0, 2, 3))}
         return dx

@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from ..threads import blas_threads
 from ._base import Layer, _float_dtype, _positive_int
 
 
@@ -37,13 +38,18 @@ class Dense(Layer):
     def forward(self, x):
         """x: (N, in_features) -> (N, out_features)."""
         x = self._prepare(x)
-        return self._remember(x @ self.params["W"].T + self.params["b"])
+        W = self.params["W"]
+        with blas_threads(2 * x.shape[0] * W.size):  # one thread unless the product is large (cnnlib/threads.py)
+            y = x @ W.T
+        y += self.params["b"]
+        return self._remember(y)
 
     def backward(self, dout):
         """dout: (N, out_features) -> dx: (N, in_features); fills grads["W"], grads["b"]."""
         cache, dout = self._check_dout(dout)
-        self.grads = {"W": dout.T @ cache["x"], "b": dout.sum(axis=0)}
-        return dout @ self.params["W"]
+        with blas_threads(2 * dout.shape[0] * self.params["W"].size):
+            self.grads = {"W": dout.T @ cache["x"], "b": dout.sum(axis=0)}
+            return dout @ self.params["W"]
 
     def forward_naive(self, x):
         """y[n, o] = b[o] + Σ_i x[n, i] W[o, i], one entry at a time."""

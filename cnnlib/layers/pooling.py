@@ -46,6 +46,14 @@ class _Pool2D(Layer):
         """True when neighbouring windows share inputs (stride < kernel), so backward must add, not assign."""
         return any(s < k for s, k in zip(self.stride, self.kernel_size))
 
+    def _returned_dx(self, x_shape, dtype):
+        """The array for dx (N, C, H, W), zeroed unless the windows tile x exactly (then every entry is written)."""
+        dx = self._returned("dx", x_shape, dtype)
+        (KH, KW), H, W = self.kernel_size, x_shape[2], x_shape[3]
+        if self.stride != self.kernel_size or H % KH or W % KW:
+            dx.fill(0)
+        return dx
+
     def _window_slices(self, i, j):
         (KH, KW), (sh, sw) = self.kernel_size, self.stride
         return slice(i * sh, i * sh + KH), slice(j * sw, j * sw + KW)
@@ -62,20 +70,24 @@ class MaxPool2D(_Pool2D):
     def forward(self, x):
         x, H_out, W_out = self._prepare(x)
         taps = self._taps(x, H_out, W_out)
-        if np.isnan(x.sum()):  # NaN never wins a ">" comparison: let argmax place it (first NaN wins), as before
+        # a running maximum over the KH·KW taps, each compared over the whole batch at once; argmax and the
+        # comparison mask are workspaces (kept between calls), out is the caller's own array
+        out = self._returned("out", taps[0].shape, x.dtype)
+        np.copyto(out, taps[0])
+        argmax = self._workspace("argmax", out.shape, np.int8 if len(taps) <= 127 else np.int64)
+        argmax.fill(0)
+        wins, loses = self._workspace("wins", out.shape, bool), self._workspace("loses", out.shape, bool)
+        for t in range(1, len(taps)):
+            np.greater(taps[t], out, out=wins)  # strict: on a tie the earlier tap keeps it (first max, row-major)
+            np.maximum(out, taps[t], out=out)
+            # argmax = t where tap t wins, as arithmetic (several times faster than copyto(where=) or putmask here)
+            np.multiply(argmax, np.logical_not(wins, out=loses), out=argmax)
+            np.add(argmax, wins.view(np.int8) * argmax.dtype.type(t), out=argmax)
+        if np.isnan(out.sum()):  # np.maximum spread a NaN, but ">" never lets it win: argmax places it (first NaN wins)
             KH, KW = self.kernel_size
             flat = self._windows(x, H_out, W_out).reshape(*x.shape[:2], H_out, W_out, KH * KW)
             argmax = flat.argmax(axis=-1)
             out = np.take_along_axis(flat, argmax[..., None], axis=-1)[..., 0]
-        else:
-            # a running maximum over the KH·KW taps, each compared over the whole batch at once
-            out = taps[0].copy()
-            argmax = np.zeros(out.shape, dtype=np.int8 if len(taps) <= 127 else np.int64)
-            for t in range(1, len(taps)):
-                wins = taps[t] > out  # strict: on a tie the earlier tap keeps it, the FIRST max in row-major order
-                np.maximum(out, taps[t], out=out)
-                argmax *= ~wins  # argmax = t where the tap wins (arithmetic: much faster than masked writes)
-                argmax += wins * argmax.dtype.type(t)
         self.cache = {"x_shape": x.shape, "argmax": argmax, "dtype": x.dtype}
         return self._remember(out)
 
@@ -83,10 +95,11 @@ class MaxPool2D(_Pool2D):
         """dout: (N, C, H_out, W_out) -> dx: (N, C, H, W)."""
         cache, dout = self._check_dout(dout)
         H_out, W_out = dout.shape[2:]
-        dx = np.zeros(cache["x_shape"], dtype=np.result_type(dout, cache["dtype"]))
+        dx = self._returned_dx(cache["x_shape"], np.result_type(dout, cache["dtype"]))
         argmax, overlapping = cache["argmax"], self._overlapping()
+        won = self._workspace("won", argmax.shape, bool)
         for t, tap in enumerate(self._taps(dx, H_out, W_out)):
-            won = argmax == t
+            np.equal(argmax, t, out=won)
             if overlapping:
                 tap += dout * won
             else:  # every input sits in at most one window: write dout · 1[won] straight into place
@@ -145,7 +158,8 @@ class AvgPool2D(_Pool2D):
         x, H_out, W_out = self._prepare(x)
         KH, KW = self.kernel_size
         taps = self._taps(x, H_out, W_out)
-        total = taps[0].copy()
+        total = self._returned("out", taps[0].shape, x.dtype)
+        np.copyto(total, taps[0])
         for tap in taps[1:]:
             total += tap
         self.cache = {"x_shape": x.shape, "dtype": x.dtype}
@@ -155,7 +169,7 @@ class AvgPool2D(_Pool2D):
         cache, dout = self._check_dout(dout)
         KH, KW = self.kernel_size
         H_out, W_out = dout.shape[2:]
-        dx = np.zeros(cache["x_shape"], dtype=np.result_type(dout, cache["dtype"]))
+        dx = self._returned_dx(cache["x_shape"], np.result_type(dout, cache["dtype"]))
         share = dout / (KH * KW)
         overlapping = self._overlapping()
         for tap in self._taps(dx, H_out, W_out):
