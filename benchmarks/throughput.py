@@ -3,7 +3,7 @@
     python benchmarks/throughput.py                 # from the repository root
     python benchmarks/throughput.py --threads 2 --rounds 9
 
-For each network (the one-conv-layer net of notebook 08 and a LeNet-5-style net) both libraries start from the same weights (copied
+For each network (the one-conv-layer net of notebook 09 and a LeNet-5-style net) both libraries start from the same weights (copied
 from cnnlib into torch), use float32, batch 64 and SGD with momentum 0.9, and train on the same batches. The
 rounds alternate which library goes first, so a burst of load from elsewhere hits both; the reported ratio is
 the median over rounds of (cnnlib samples/s) / (PyTorch samples/s). CPU-time ratios are printed too: they are
