@@ -151,7 +151,7 @@ def test_05_stride_padding_dilation_sliders(voila, ui):
         ui.expect_text("cnnlib-stride-readout", expected(s, p, d))
 
 
-# ---------------------------------------------------------------------------------------------- 06 pooling
+# ---------------------------------------------------------------------------------------------- 07 pooling
 def test_07_pooling_click_output_and_mode(voila, ui):
     nb = needs("07_pooling_and_relu.ipynb")
     args, kwargs, _ = widget_call(nb, "pooling_routing")
@@ -174,7 +174,7 @@ def test_07_pooling_click_output_and_mode(voila, ui):
     assert share == pytest.approx(1 / k**2)
 
 
-# ---------------------------------------------------------------------------------------------- 07 softmax
+# ---------------------------------------------------------------------------------------------- 08 softmax
 def test_08_softmax_logit_and_temperature(voila, ui):
     nb = needs("08_softmax_cross_entropy.ipynb")
     _, kwargs, _ = widget_call(nb, "softmax_explorer")
@@ -201,7 +201,7 @@ def test_08_softmax_logit_and_temperature(voila, ui):
                   f"p = {np.round(p, 3)}, ∂C/∂z = {np.round(grad, 3)}, C = {-np.log(p[label]):.3f} at T = {T}")
 
 
-# ---------------------------------------------------------------------------------------------- 08 MNIST digits
+# ---------------------------------------------------------------------------------------------- 09 MNIST digits
 def test_09_digit_explorer_slider(voila, ui):
     nb = needs("09_mnist_training.ipynb")
     from cnnlib.data import load_mnist  # the same embedded test digits the notebook loads by default
