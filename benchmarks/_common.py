@@ -19,7 +19,7 @@ except ImportError:
 
 
 def one_conv_net(rng, dtype=np.float32):
-    """The one-conv-layer net: 28x28 -> Conv2D(1, 3, 5) -> ReLU -> MaxPool2D(2) -> Flatten -> Dense(432, 10)."""
+    """The one-conv-layer net of notebook 09: 28x28 -> Conv2D(1, 3, 5) -> ReLU -> MaxPool2D(2) -> Flatten -> Dense(432, 10)."""
     return Sequential(Conv2D(1, 3, 5, rng=rng, dtype=dtype), ReLU(), MaxPool2D(2), Flatten(),
                       Dense(3 * 12 * 12, 10, rng=rng, dtype=dtype))
 

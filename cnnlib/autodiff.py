@@ -195,6 +195,6 @@ def _lift(v):
 
 def tap_slices(m, n, out_shape, stride):
     """The (rows, columns) slices of x that kernel tap (m, n) reads, for an output (H_out, W_out) and a stride:
-    x[m : m + s·(H_out − 1) + 1 : s, n : n + s·(W_out − 1) + 1 : s], an (H_out, W_out) window (notebook 11)."""
+    x[m : m + s·(H_out − 1) + 1 : s, n : n + s·(W_out − 1) + 1 : s], an (H_out, W_out) window (notebook 12)."""
     (H_out, W_out), s = out_shape, stride
     return slice(m, m + s * (H_out - 1) + 1, s), slice(n, n + s * (W_out - 1) + 1, s)

@@ -1,4 +1,4 @@
-"""A small convolutional autoencoder for notebook 10: Conv2D with stride 2 down, ConvTranspose2D with stride 2 up.
+"""A small convolutional autoencoder for notebook 11: Conv2D with stride 2 down, ConvTranspose2D with stride 2 up.
 
     x (N, 1, 28, 28) -> Conv2D 4x4 s2 p1 -> (N, C1, 14, 14) -> ReLU -> Conv2D 4x4 s2 p1 -> (N, C2, 7, 7) -> ReLU
       -> ConvTranspose2D 4x4 s2 p1 -> (N, C1, 14, 14) -> ReLU -> ConvTranspose2D 4x4 s2 p1 -> (N, 1, 28, 28)

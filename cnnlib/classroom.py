@@ -19,7 +19,7 @@ names (what nbgrader's ``collect``/``zip_collect`` or an LMS export gives after 
 
     submissions/alice/04_rotation_proof.ipynb
     submissions/bob/04_rotation_proof.ipynb
-    submissions/bob/07_softmax_cross_entropy.ipynb
+    submissions/bob/08_softmax_cross_entropy.ipynb
 
 nbgrader is in the test extras (``pip install -e ".[test]"``), not a dependency of the library.
 """

@@ -1,6 +1,6 @@
 """Losses: a scalar cost C from the network's output, and ∂C/∂output for backward.
 
-Both losses average over the batch, so their gradients carry a factor 1/N (notebook 07).
+Both losses average over the batch, so their gradients carry a factor 1/N (notebook 08).
 """
 
 import numpy as np

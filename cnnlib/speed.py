@@ -1,4 +1,4 @@
-"""The middle rungs of the speed ladder (notebook 09): the same convolution layer, computed in different ways.
+"""The middle rungs of the speed ladder (notebook 10): the same convolution layer, computed in different ways.
 
 1. naive loops:          ``Conv2D.forward_naive`` / ``backward_naive`` (one output pixel at a time, in Python)
 2. sliding window+einsum: ``conv2d_einsum`` / ``conv2d_einsum_backward`` below (no Python loops, no GEMM)

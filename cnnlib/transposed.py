@@ -1,4 +1,4 @@
-"""How evenly a transposed convolution covers its output (notebook 10).
+"""How evenly a transposed convolution covers its output (notebook 11).
 
 A transposed convolution stamps one copy of the kernel per input pixel, the copies ``stride`` pixels apart.
 When the kernel size is not a multiple of the stride, neighbouring copies overlap unevenly: some output pixels are

@@ -1,4 +1,4 @@
-"""The autoencoder of notebook 10: shapes, even overlap on the way up, and a short training run that learns."""
+"""The autoencoder of notebook 11: shapes, even overlap on the way up, and a short training run that learns."""
 
 import numpy as np
 

@@ -1,4 +1,4 @@
-"""Checker of notebook 11's exercise: the backward of the strided tap slices a convolution is built from.
+"""Checker of notebook 12's exercise: the backward of the strided tap slices a convolution is built from.
 
 Each named mistake is written here as a learner would write it and must be named; shortcuts are refused; honest
 answers written in other ways than the notebook's pass the shown and the hidden cases."""

@@ -1,4 +1,4 @@
-"""The kernel/bias-gradient checker of notebook 08: a right answer passes, each listed mistake is named.
+"""The kernel/bias-gradient checker of notebook 09: a right answer passes, each listed mistake is named.
 
 Every solution and every mistake is written here independently of cnnlib: with scipy.signal or plain loops.
 """

@@ -1,4 +1,4 @@
-"""The exercises that ask for a step the notebooks do not show (one per notebook 01-05 and 08), and the mistakes
+"""The exercises that ask for a step the notebooks do not show (one per notebook 01-06 and 09), and the mistakes
 the older checkers did not name before.
 
 Every expected value comes from an independent source: central differences written here, scipy.signal, or hand
@@ -10,7 +10,7 @@ import pytest
 import scipy.signal
 
 from cnnlib import exercises
-from cnnlib.exercises import convolution, mnist, mlp, rotation, stride
+from cnnlib.exercises import convolution, mnist, mlp, recovery, rotation, stride
 
 
 def numerical(f, x, h=1e-6):
@@ -270,7 +270,67 @@ def test_the_p_minus_p_crop_is_named():
     assert stride.CASES[result.case][3] == 0
 
 
-# ---- 08: from the dense layer back to δ at the conv layer ----------------------------------------------------
+# ---- 06: the gradient of the filter-recovery loss ------------------------------------------------------------
+def recovery_forward(x, W):
+    N, C, H, Wd = x.shape
+    F, _, KH, KW = W.shape
+    z = np.zeros((N, F, H - KH + 1, Wd - KW + 1))
+    for n, f, i, j in np.ndindex(*z.shape):
+        z[n, f, i, j] = np.sum(x[n, :, i:i + KH, j:j + KW] * W[f])
+    return z
+
+
+def recovery_loops(divide="N", sign=1, samples=None, flip=False):
+    """dW written as a learner would: loop over the taps, multiply the input window by the residual."""
+    def fn(x, W, y):
+        x, y = (x, y) if samples is None else (x[:samples], y[:samples])
+        r = sign * (recovery_forward(x, W) - y)
+        F, C, KH, KW = W.shape
+        Ho, Wo = r.shape[2:]
+        dW = np.zeros(W.shape)
+        for f, c, m, k in np.ndindex(F, C, KH, KW):
+            dW[f, c, m, k] = np.sum(x[:, c, m:m + Ho, k:k + Wo] * r[:, f])
+        dW = dW / {"N": len(x), "all": r.size, "none": 1}[divide]
+        return np.flip(dW, axis=(2, 3)) if flip else dW
+    return fn
+
+
+recovery_right = recovery_loops()
+
+
+def test_recovery_gradient_matches_central_differences():
+    for x, W, y in recovery.CASES:
+        num = numerical(lambda v: np.sum((recovery_forward(x, v) - y) ** 2) / (2 * len(x)), W)
+        np.testing.assert_allclose(recovery_right(x, W, y), num, atol=1e-6)
+    assert exercises.check_filter_recovery_gradient(recovery_right)
+    assert exercises.check_filter_recovery_gradient(recovery_right, hidden=True)
+
+
+@pytest.mark.parametrize("name, fn", [
+    ("forgot the 1/N", recovery_loops(divide="none")),
+    ("divided by every output, not by N", recovery_loops(divide="all")),
+    ("residual with the wrong sign", recovery_loops(sign=-1)),
+    ("used only the first sample", recovery_loops(samples=1, divide="none")),
+    ("rotated dW", recovery_loops(flip=True)),
+])
+def test_recovery_mistakes_are_named(name, fn):
+    assert_named(exercises.check_filter_recovery_gradient(fn), name)
+    assert_named(exercises.check_filter_recovery_gradient(fn, hidden=True), name)
+
+
+def test_recovery_refuses_the_loss_layer():
+    from cnnlib.losses import MeanSquaredError
+
+    def with_loss(x, W, y):
+        loss = MeanSquaredError()
+        loss.forward(recovery_forward(x, W), y)
+        return recovery_loops(divide="none")(x, W, recovery_forward(x, W) - loss.backward())
+
+    result = exercises.check_filter_recovery_gradient(with_loss)
+    assert not result and result.mistake == "used a shortcut" and "MeanSquaredError" in result.message
+
+
+# ---- 09: from the dense layer back to δ at the conv layer ----------------------------------------------------
 def net_cost(z, W_fc, delta_fc):
     N, F, H, W = z.shape
     a = np.maximum(z, 0)
@@ -319,7 +379,7 @@ def test_conv_delta_mistakes_are_named(name, fn):
     assert_named(exercises.check_conv_delta(fn), name)
 
 
-# ---- 07: softmax with a squared error ------------------------------------------------------------------------
+# ---- 08: softmax with a squared error ------------------------------------------------------------------------
 def mse_cost(z, labels):
     e = np.exp(z - z.max(axis=1, keepdims=True))
     p = e / e.sum(axis=1, keepdims=True)
@@ -356,7 +416,7 @@ def test_softmax_mse_mistakes_are_named(name, fn):
     assert_named(exercises.check_softmax_mse_backward(fn), name)
 
 
-# ---- 09: col2im, the adjoint of im2col -----------------------------------------------------------------------
+# ---- 10: col2im, the adjoint of im2col -----------------------------------------------------------------------
 def im2col_loops(x, KH, KW):
     C, H, W = x.shape
     Ho, Wo = H - KH + 1, W - KW + 1
@@ -401,7 +461,7 @@ def test_col2im_mistakes_are_named(name, fn):
     assert_named(exercises.check_col2im(fn), name)
 
 
-# ---- 06: max pooling with padding ----------------------------------------------------------------------------
+# ---- 07: max pooling with padding ----------------------------------------------------------------------------
 def padded_pool_cost(x, dout, k, s, p):
     xp = np.pad(x, p, constant_values=-np.inf)
     return sum(dout[i, j] * xp[i * s:i * s + k, j * s:j * s + k].max() for i, j in np.ndindex(*dout.shape))

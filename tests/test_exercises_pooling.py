@@ -1,4 +1,4 @@
-"""The pooling checkers of notebook 06: right answers pass, each listed mistake is named, others are located.
+"""The pooling checkers of notebook 07: right answers pass, each listed mistake is named, others are located.
 
 Every solution and every mistake below is written here, independently of cnnlib, as plain loops.
 """

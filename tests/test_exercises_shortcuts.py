@@ -81,6 +81,13 @@ def honest_strided_dw(x, delta, KH, KW, s, p, d):
     return dW
 
 
+def honest_filter_recovery(x, W, y):
+    KH, KW = W.shape[2:]
+    win = np.lib.stride_tricks.sliding_window_view(x, (KH, KW), axis=(2, 3))  # (N, C, H_out, W_out, KH, KW)
+    z = np.einsum("ncijmk,fcmk->nfij", win, W)
+    return np.einsum("ncijmk,nfij->fcmk", win, z - y) / len(x)
+
+
 def honest_maxpool(x, dout, k, s):
     dx = np.zeros(x.shape)
     for i, j in np.ndindex(*dout.shape):
@@ -190,6 +197,15 @@ def library_strided_dw(x, delta, KH, KW, s, p, d):
     layer = conv_layer(x, np.zeros((KH, KW)), s, p, d)
     layer.backward(delta[None, None])
     return layer.grads["W"][0, 0]
+
+
+def library_filter_recovery(x, W, y):
+    layer = Conv2D(W.shape[1], W.shape[0], W.shape[2:])
+    layer.params["W"][...] = W
+    layer.params["b"][...] = 0.0
+    z = layer.forward(x)
+    layer.backward((z - y) / len(x))
+    return layer.grads["W"]
 
 
 def library_hidden_delta(W, d, z):
@@ -340,6 +356,8 @@ TABLE = {
                                     ("cnnlib.layers", "Conv2D")),
     "check_strided_weight_gradient": (honest_strided_dw, library_strided_dw, "stride", "_dw_reference",
                                       ("cnnlib.layers", "Conv2D")),
+    "check_filter_recovery_gradient": (honest_filter_recovery, library_filter_recovery, "recovery", "_reference",
+                                       ("cnnlib.layers", "Conv2D")),
     "check_maxpool_backward": (honest_maxpool, library_maxpool, "pooling", "_max_reference",
                                ("cnnlib.layers", "MaxPool2D")),
     "check_padded_maxpool_backward": (honest_padded_maxpool, library_padded_maxpool, "pooling",

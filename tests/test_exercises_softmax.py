@@ -1,4 +1,4 @@
-"""The softmax-CE checker of notebook 07: right answers pass, each listed mistake is named, others are located.
+"""The softmax-CE checker of notebook 08: right answers pass, each listed mistake is named, others are located.
 
 Solutions and mistakes are written here independently (scipy's softmax, torch autograd, numerical gradients).
 """

@@ -1,4 +1,4 @@
-"""The im2col checker of notebook 09: a right answer passes, each listed mistake is named.
+"""The im2col checker of notebook 10: a right answer passes, each listed mistake is named.
 
 Every solution and every mistake is written here independently of cnnlib, with plain loops.
 """

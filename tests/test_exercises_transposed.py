@@ -1,4 +1,4 @@
-"""Checker of notebook 10's exercise: a transposed convolution from zero insertion and a full correlation.
+"""Checker of notebook 11's exercise: a transposed convolution from zero insertion and a full correlation.
 
 Each named mistake is written here as a learner would write it and must be named; shortcuts are refused; an honest
 answer written another way than the notebook's passes the shown and the hidden cases."""

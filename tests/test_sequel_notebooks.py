@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
-SEQUELS = ["10_transposed_convolution.ipynb", "11_autodiff.ipynb"]
+SEQUELS = ["11_transposed_convolution.ipynb", "12_autodiff.ipynb"]
 
 
 def outputs(name):
@@ -18,7 +18,7 @@ def outputs(name):
 @pytest.mark.parametrize("name", SEQUELS)
 def test_every_figure_has_alt_text(name):
     figures = [o for o in outputs(name) if "image/png" in o.get("data", {})]
-    assert figures or name.startswith("11")
+    assert figures or name.startswith("12")  # notebook 12 (autodiff) draws no figure
     for o in figures:
         alt = o.get("metadata", {}).get("image/png", {}).get("alt", "")
         assert len(alt.split()) >= 8, f"{name}: a figure without a real alt text: {alt!r}"

@@ -14,7 +14,7 @@ CONFIGS = [  # (N, C, H, W, F, KH, KW, stride, padding)
     (3, 2, 9, 8, 3, 2, 3, 2, 0),
     (2, 2, 10, 9, 2, 3, 3, (2, 3), (1, 2)),
     (1, 3, 11, 7, 2, 4, 3, 3, 2),   # floor in H_out: the last rows of x_pad are in no window
-    (2, 1, 28, 28, 3, 5, 5, 1, 0),  # the conv layer of the one-conv-layer net (notebook 08)
+    (2, 1, 28, 28, 3, 5, 5, 1, 0),  # the conv layer of the one-conv-layer net (notebook 09)
 ]
 
 

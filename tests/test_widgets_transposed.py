@@ -1,4 +1,4 @@
-"""The overlap widget of notebook 10: its state follows the sliders; its figure and alt text say what it shows."""
+"""The overlap widget of notebook 11: its state follows the sliders; its figure and alt text say what it shows."""
 
 import matplotlib
 

@@ -1,4 +1,4 @@
-"""Checker for the exercise of notebook 11: the backward of the slicing that builds a convolution.
+"""Checker for the exercise of notebook 12: the backward of the slicing that builds a convolution.
 
 Notebook 11 builds a strided convolution from shifted, strided slices of x, one slice per kernel tap (m, n):
 

@@ -1,4 +1,4 @@
-"""Checkers for the exercises of notebook 08: the question a Data Science Stack Exchange reader asked about the
+"""Checkers for the exercises of notebook 09: the question a Data Science Stack Exchange reader asked about the
 one-conv-layer net, for a whole batch and several channels.
 
 The learner writes ``fn(x, delta) -> (dW, db)`` for a convolution layer z = x ⋆ W + b (stride 1, no padding):
@@ -8,7 +8,7 @@ KH = H - H_out + 1, KW = W - W_out + 1. The right answer:
     dW[f, c] = Σ_n  x[n, c] ⋆ δ[n, f]   ('valid' correlation, one (KH, KW) array per filter and channel)
     db[f]    = Σ_n Σ_i Σ_j δ[n, f, i, j]
 
-Sum over the batch, do not average: the 1/N of the mean loss is already inside δ (notebook 07).
+Sum over the batch, do not average: the 1/N of the mean loss is already inside δ (notebook 08).
 Cases use non-square images and kernels and several digits, so every mistake below gives its own answer
 (tests/test_exercises_mnist.py proves that none coincide).
 """
@@ -66,7 +66,7 @@ MISTAKES = [
             _first_digit_only),
     Mistake("averaged over the batch",
             "your gradients are N times too small: you averaged over the batch. The loss is already a mean, "
-            "so δ carries the 1/N (notebook 07); the gradients are plain sums over n.",
+            "so δ carries the 1/N (notebook 08); the gradients are plain sums over n.",
             _averaged_over_batch),
     Mistake("averaged the bias over the map",
             "db is too small by H_out·W_out: one bias b[f] is added at every position of map f, so every "

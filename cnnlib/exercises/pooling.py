@@ -1,4 +1,4 @@
-"""Checkers for the pooling exercises of notebook 06 (max-pool and average-pool backward).
+"""Checkers for the pooling exercises of notebook 07 (max-pool and average-pool backward).
 
 The learner writes ``fn(x, dout, k, stride)`` for ONE channel: x (H, W), dout (H_out, W_out), a square k x k
 window moved by ``stride``; it returns dx (H, W). The reference is cnnlib's MaxPool2D / AvgPool2D.

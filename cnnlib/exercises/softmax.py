@@ -1,4 +1,4 @@
-"""Checker for the softmax + cross-entropy exercise of notebook 07.
+"""Checker for the softmax + cross-entropy exercise of notebook 08.
 
 The learner writes ``fn(logits, labels) -> dlogits``: logits (N, K) floats, labels (N,) ints, and dlogits
 (N, K) = ∂C/∂logits of the batch-mean cost C = -(1/N) Σ_n log softmax(logits)[n, labels[n]].
@@ -105,7 +105,7 @@ def check_softmax_ce_backward(softmax_ce_backward, hidden=False):
 
 # ---- exercise 2: softmax followed by a squared error, where nothing collapses --------------------------------
 # C = (1 / 2N) Σ_n ||softmax(z_n) - y_n||²: the cost's gradient with respect to p is g = (p - y) / N, and the
-# softmax Jacobian diag(p) - p pᵀ (notebook 07, section 2) carries it back:  ∂C/∂z = p ⊙ (g - <p, g>).
+# softmax Jacobian diag(p) - p pᵀ (notebook 08, section 2) carries it back:  ∂C/∂z = p ⊙ (g - <p, g>).
 def _stable_softmax(z):
     e = np.exp(z - z.max(axis=1, keepdims=True))
     return e / e.sum(axis=1, keepdims=True)

@@ -1,4 +1,4 @@
-"""Checker for the exercise of notebook 09: im2col, the copy that turns a convolution into one matrix product.
+"""Checker for the exercise of notebook 10: im2col, the copy that turns a convolution into one matrix product.
 
 The learner writes ``fn(x, KH, KW) -> cols`` for ONE image x (C, H, W), stride 1, no padding:
 cols has shape (C·KH·KW, H_out·W_out), with

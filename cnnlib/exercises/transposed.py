@@ -1,4 +1,4 @@
-"""Checker for the exercise of notebook 10: a transposed convolution from zero insertion and a full correlation.
+"""Checker for the exercise of notebook 11: a transposed convolution from zero insertion and a full correlation.
 
 The learner writes ``fn(x, W, stride, padding) -> y`` for one channel: x (H, W_in), W (KH, KW), ints stride s >= 1
 and padding p >= 0. The right answer, the forward pass of ``ConvTranspose2D(1, 1, (KH, KW), s, p)``, is

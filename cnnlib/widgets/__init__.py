@@ -8,7 +8,7 @@ from .weight_sharing import weight_sharing  # noqa: F401       notebook 02
 from .sliding import sliding_window  # noqa: F401              notebook 03
 from .rotation import delta_flow, flip_or_not  # noqa: F401    notebook 04
 from .stride import stride_padding  # noqa: F401               notebook 05
-from .pooling import pooling_routing  # noqa: F401             notebook 06
-from .softmax import softmax_explorer  # noqa: F401            notebook 07
-from .mnist import digit_explorer  # noqa: F401                notebook 08
-from .transposed import overlap_explorer  # noqa: F401         notebook 10
+from .pooling import pooling_routing  # noqa: F401             notebook 07
+from .softmax import softmax_explorer  # noqa: F401            notebook 08
+from .mnist import digit_explorer  # noqa: F401                notebook 09
+from .transposed import overlap_explorer  # noqa: F401         notebook 11

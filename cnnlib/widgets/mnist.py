@@ -1,4 +1,4 @@
-"""Digit explorer (notebook 08): pick a test digit and look inside the trained network.
+"""Digit explorer (notebook 09): pick a test digit and look inside the trained network.
 
 For the chosen digit it shows what the network predicts (the softmax probabilities), what the first convolution
 layer sees (its feature maps after the activation), and which pixels the loss is most sensitive to: the saliency
@@ -151,7 +151,7 @@ class DigitExplorer:
 def digit_explorer(model, x_test, y_test, index=0, *, show=True):
     """Pick a test digit and see the network's probabilities, feature maps and saliency map ∂C/∂x.
 
-    model: a trained Sequential (e.g. the one-conv-layer net of notebook 08) whose output is class scores (N, K);
+    model: a trained Sequential (e.g. the one-conv-layer net of notebook 09) whose output is class scores (N, K);
     x_test (N, 1, H, W), y_test (N,): digits and labels. A "jump to" dropdown lists the most confident mistakes.
     Shows the interactive widget as one output, with a PNG of digit ``index`` for front ends without a kernel
     (unless show=False); returns the DigitExplorer object.

@@ -1,4 +1,4 @@
-"""Pooling routing widget (notebook 06): click a pooled output and see where its gradient goes.
+"""Pooling routing widget (notebook 07): click a pooled output and see where its gradient goes.
 
 Max pooling sends the whole gradient to the window's winner; average pooling gives each of the k² cells of
 the window an equal 1/k² share. Everything shown is computed by cnnlib's MaxPool2D / AvgPool2D.

@@ -1,4 +1,4 @@
-"""Softmax explorer (notebook 07): move the logits and the temperature, watch the probabilities and the
+"""Softmax explorer (notebook 08): move the logits and the temperature, watch the probabilities and the
 gradient of the cross-entropy.
 
 With temperature T the probabilities are p = softmax(z / T), the cost is C = -log p[label], and the chain rule

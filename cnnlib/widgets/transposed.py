@@ -1,4 +1,4 @@
-"""Widget for notebook 10: how many kernel taps reach each output pixel of a transposed convolution.
+"""Widget for notebook 11: how many kernel taps reach each output pixel of a transposed convolution.
 
 Sliders for the kernel size K and the stride s. Left: the count map of a transposed convolution (one kernel copy
 stamped per input pixel, copies s apart), from ``cnnlib.transposed.overlap_counts``; it alternates, the

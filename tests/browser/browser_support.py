@@ -26,7 +26,7 @@ CHROMIUM_ARGS = [
 ]
 LAUNCH_TIMEOUT_MS = 30_000
 ACTION_TIMEOUT_MS = 30_000  # clicks, key presses, readout changes
-NOTEBOOK_TIMEOUT_MS = 120_000  # a whole notebook executed by Voila (08 trains a net) before its widgets exist
+NOTEBOOK_TIMEOUT_MS = 120_000  # a whole notebook executed by Voila (09 trains a net) before its widgets exist
 SERVER_START_S = 90
 
 SERVERS = []  # every server started, so a failing test can show their logs

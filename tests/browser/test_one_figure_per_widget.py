@@ -16,10 +16,10 @@ WIDGETS = {
     "03_convolution_vs_correlation.ipynb": [("cnnlib-sliding-step", ("key", "ArrowRight"))],
     "04_rotation_proof.ipynb": [("cnnlib-deltaflow-row", ("key", "ArrowLeft")), ("cnnlib-flip-toggle", ("click",))],
     "05_channels_stride_padding.ipynb": [("cnnlib-stride-padding", ("key", "ArrowRight"))],
-    "06_pooling_and_relu.ipynb": [("cnnlib-pooling-out-1-1", ("click",))],
-    "07_softmax_cross_entropy.ipynb": [("cnnlib-softmax-temperature", ("key", "ArrowRight"))],
-    "08_mnist_training.ipynb": [("cnnlib-digit-picks", ("select", 2))],
-    "10_transposed_convolution.ipynb": [("cnnlib-overlap-kernel", ("key", "ArrowRight"))],
+    "07_pooling_and_relu.ipynb": [("cnnlib-pooling-out-1-1", ("click",))],
+    "08_softmax_cross_entropy.ipynb": [("cnnlib-softmax-temperature", ("key", "ArrowRight"))],
+    "09_mnist_training.ipynb": [("cnnlib-digit-picks", ("select", 2))],
+    "11_transposed_convolution.ipynb": [("cnnlib-overlap-kernel", ("key", "ArrowRight"))],
 }
 
 _FIGURES = """(cls) => {
@@ -94,7 +94,7 @@ def test_each_widget_shows_one_live_figure(lab_alone, page, notebook):
         assert after != before, f"{notebook}: the figure did not change when .{cls} changed"
 
 
-@pytest.mark.parametrize("notebook", ["04_rotation_proof.ipynb", "08_mnist_training.ipynb"])
+@pytest.mark.parametrize("notebook", ["04_rotation_proof.ipynb", "09_mnist_training.ipynb"])
 def test_saved_notebook_without_a_kernel_shows_figures_not_widget_text(lab_alone, page, notebook):
     """Opened as saved, before anything runs, every widget shows the PNG of its starting state."""
     if not (NOTEBOOKS / notebook).exists():

@@ -151,9 +151,9 @@ def test_05_stride_padding_dilation_sliders(voila, ui):
         ui.expect_text("cnnlib-stride-readout", expected(s, p, d))
 
 
-# ---------------------------------------------------------------------------------------------- 06 pooling
-def test_06_pooling_click_output_and_mode(voila, ui):
-    nb = needs("06_pooling_and_relu.ipynb")
+# ---------------------------------------------------------------------------------------------- 07 pooling
+def test_07_pooling_click_output_and_mode(voila, ui):
+    nb = needs("07_pooling_and_relu.ipynb")
     args, kwargs, _ = widget_call(nb, "pooling_routing")
     x = np.asarray(args[0] if args else kwargs["x"])
     k = kwargs.get("kernel_size", args[1] if len(args) > 1 else 2)
@@ -174,9 +174,9 @@ def test_06_pooling_click_output_and_mode(voila, ui):
     assert share == pytest.approx(1 / k**2)
 
 
-# ---------------------------------------------------------------------------------------------- 07 softmax
-def test_07_softmax_logit_and_temperature(voila, ui):
-    nb = needs("07_softmax_cross_entropy.ipynb")
+# ---------------------------------------------------------------------------------------------- 08 softmax
+def test_08_softmax_logit_and_temperature(voila, ui):
+    nb = needs("08_softmax_cross_entropy.ipynb")
     _, kwargs, _ = widget_call(nb, "softmax_explorer")
     z = np.array(kwargs["logits"], dtype=float)
     label = kwargs["label"]
@@ -201,9 +201,9 @@ def test_07_softmax_logit_and_temperature(voila, ui):
                   f"p = {np.round(p, 3)}, ∂C/∂z = {np.round(grad, 3)}, C = {-np.log(p[label]):.3f} at T = {T}")
 
 
-# ---------------------------------------------------------------------------------------------- 08 MNIST digits
-def test_08_digit_explorer_slider(voila, ui):
-    nb = needs("08_mnist_training.ipynb")
+# ---------------------------------------------------------------------------------------------- 09 MNIST digits
+def test_09_digit_explorer_slider(voila, ui):
+    nb = needs("09_mnist_training.ipynb")
     from cnnlib.data import load_mnist  # the same embedded test digits the notebook loads by default
 
     _, (_, y_test) = load_mnist()
