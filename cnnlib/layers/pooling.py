@@ -70,16 +70,20 @@ class MaxPool2D(_Pool2D):
     def forward(self, x):
         x, H_out, W_out = self._prepare(x)
         taps = self._taps(x, H_out, W_out)
-        # a running maximum over the KH·KW taps, each compared over the whole batch at once; argmax and the
-        # comparison mask are workspaces (kept between calls), out is the caller's own array
+        # a running maximum over the KH·KW taps, each compared over the whole batch at once; argmax, the
+        # comparison mask and the tap are workspaces (kept between calls), out is the caller's own array
         out = self._returned("out", taps[0].shape, x.dtype)
         np.copyto(out, taps[0])
         argmax = self._workspace("argmax", out.shape, np.int8 if len(taps) <= 127 else np.int64)
         argmax.fill(0)
         wins, loses = self._workspace("wins", out.shape, bool), self._workspace("loses", out.shape, bool)
+        tap = self._workspace("tap", out.shape, x.dtype)
         for t in range(1, len(taps)):
-            np.greater(taps[t], out, out=wins)  # strict: on a tie the earlier tap keeps it (first max, row-major)
-            np.maximum(out, taps[t], out=out)
+            # a tap steps sw elements along each row of x: copied once into a contiguous (N, C, H_out, W_out)
+            # buffer, the two comparisons below run vectorised (about 3x faster than reading the strided view twice)
+            np.copyto(tap, taps[t])
+            np.greater(tap, out, out=wins)  # strict: on a tie the earlier tap keeps it (first max, row-major)
+            np.maximum(out, tap, out=out)
             # argmax = t where tap t wins, as arithmetic (several times faster than copyto(where=) or putmask here)
             np.multiply(argmax, np.logical_not(wins, out=loses), out=argmax)
             np.add(argmax, wins.view(np.int8) * argmax.dtype.type(t), out=argmax)
