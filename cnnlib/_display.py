@@ -9,7 +9,7 @@ it into the exported page's ``<img alt=...>``. The sentence is ``fig.cnnlib_alt`
 import base64
 import io
 
-__all__ = ["describe", "describe_figure", "enable_alt_text"]
+__all__ = ["describe", "describe_figure", "enable_alt_text", "image_metadata", "smallest_text_px"]
 
 
 def describe(fig, text):
@@ -52,12 +52,30 @@ def describe_figure(fig):
     return what.rstrip(".") + "."
 
 
+def smallest_text_px(fig, dpi):
+    """Height in pixels of the smallest visible text of ``fig`` in a PNG saved at ``dpi`` (s pt is s·dpi/72 px), or
+    None if it has no text. Call it after the figure was drawn (saving draws it), so that tick labels exist."""
+    from matplotlib.text import Text
+
+    sizes = [t.get_fontsize() for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+    return round(min(sizes) * dpi / 72, 2) if sizes else None
+
+
+def image_metadata(fig, dpi, alt=None):
+    """The metadata of a figure's image/png output: its alt text, and the size of its smallest text at 1:1, which
+    tests/test_student_view.py scales by the width JupyterLab shows the image at."""
+    return {"alt": alt or describe_figure(fig), "smallest_text_px": smallest_text_px(fig, dpi)}
+
+
 def _png_with_alt(fig):
     if not fig.axes and not fig.lines:
         return None
+    import matplotlib
+
     buf = io.BytesIO()
     fig.canvas.print_figure(buf, format="png", bbox_inches="tight", facecolor="white")
-    return base64.b64encode(buf.getvalue()).decode("ascii"), {"alt": describe_figure(fig)}
+    dpi = matplotlib.rcParams["savefig.dpi"]
+    return base64.b64encode(buf.getvalue()).decode("ascii"), image_metadata(fig, fig.dpi if dpi == "figure" else dpi)
 
 
 def enable_alt_text(shell=None):

@@ -4,7 +4,8 @@
 - Every figure output carries a one-sentence alt text (nbconvert writes it into the page's <img alt>).
 - Every widget output also carries a PNG of its starting state, so a front end without a kernel shows a figure
   and never the widget's repr; and no widget cell shows a second, static copy of its figure.
-- Saved figures fit a JupyterLab column at 1440 px without being shrunk below 0.9x.
+- Saved figures fit a JupyterLab column at 1440 px without being shrunk below 0.9x, and no text in any of them
+  (widget or plain figure) is smaller than 9 px as JupyterLab shows it there.
 """
 
 import base64
@@ -117,3 +118,60 @@ def test_saved_figures_are_not_shrunk_below_0_9(path):
             if COLUMN_PX / width < 0.9:
                 too_wide.append(f"cell {k}: {width} px, shown at {COLUMN_PX / width:.2f}x")
     assert not too_wide, f"{path.name}:\n" + "\n".join(too_wide)
+
+
+MIN_TEXT_PX = 9.0
+
+
+def test_smallest_text_px_is_the_font_size_at_the_saved_dpi():
+    """Hand-worked: s pt at d dpi is s·d/72 px (7.2 pt at 100 dpi = 10 px; 9 pt at 72 dpi = 9 px)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from cnnlib._display import smallest_text_px
+
+    fig, ax = plt.subplots()
+    ax.set_title("title", fontsize=14)
+    ax.tick_params(labelsize=7.2)
+    ax.text(0.5, 0.5, "   ", fontsize=3)  # blank: not text a reader sees
+    hidden = ax.text(0.5, 0.5, "hidden", fontsize=4)
+    hidden.set_visible(False)
+    fig.canvas.draw()
+    try:
+        assert smallest_text_px(fig, 100) == 10.0
+        assert smallest_text_px(fig, 72) == 7.2
+        ax.tick_params(labelsize=9)
+        assert smallest_text_px(fig, 72) == 9.0
+    finally:
+        plt.close(fig)
+    empty = plt.figure()
+    try:
+        assert smallest_text_px(empty, 100) is None
+    finally:
+        plt.close(empty)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_no_figure_text_is_smaller_than_9px_on_screen(path):
+    """Every saved figure, plain or a widget's: its smallest text (recorded when the figure was saved) times the
+    factor by which JupyterLab scales the PNG into a 980 px column."""
+    from PIL import Image
+
+    problems = []
+    for k, _, out in outputs(path):
+        if "image/png" not in out["data"]:
+            continue
+        meta = out.get("metadata", {}).get("image/png", {})
+        if "smallest_text_px" not in meta:
+            problems.append(f"cell {k}: the figure's text size was not recorded")
+            continue
+        if meta["smallest_text_px"] is None:
+            continue  # no text at all
+        width = Image.open(io.BytesIO(base64.b64decode("".join(out["data"]["image/png"])))).size[0]
+        shown = meta["smallest_text_px"] * min(1.0, COLUMN_PX / width)
+        if shown < MIN_TEXT_PX:
+            problems.append(f"cell {k}: text of {shown:.1f} px on screen ({meta['smallest_text_px']} px in a "
+                            f"{width} px PNG)")
+    assert not problems, f"{path.name}:\n" + "\n".join(problems)

@@ -20,7 +20,7 @@ import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .._display import describe_figure
+from .._display import describe_figure, image_metadata
 
 __all__ = ["draw_matrix", "tag", "redraw", "show_widget", "figure_output", "png_base64", "text_color",
            "DPI", "MAX_WIDTH_IN", "MIN_FONT_PT", "show_toggle_state"]
@@ -101,7 +101,7 @@ def figure_output(fig, alt=None):
     png = png_base64(fig)
     # JupyterLab and Voila draw image/png without its alt text; the text/html form (preferred by both) carries it
     img = f'<img src="data:image/png;base64,{png}" alt="{html.escape(alt, quote=True)}"/>'
-    return {"output_type": "display_data", "metadata": {"image/png": {"alt": alt}},
+    return {"output_type": "display_data", "metadata": {"image/png": image_metadata(fig, DPI, alt)},
             "data": {"text/html": img, "image/png": png, "text/plain": f"[figure: {alt}]"}}
 
 
@@ -128,7 +128,47 @@ def show_widget(container, fig, alt):
     try:
         bundle = dict(container._repr_mimebundle_())
         bundle["image/png"] = png_base64(fig)
+        metadata = {"image/png": image_metadata(fig, DPI, alt)}
     finally:
         plt.close(fig)
     bundle["text/plain"] = f"[interactive figure: {alt}]"
-    display(bundle, raw=True, metadata={"image/png": {"alt": alt}})
+    display(bundle, raw=True, metadata=metadata)
+    if _has_slider(container):
+        display({"application/javascript": SLIDER_NAMES_JS}, raw=True)
+
+
+def _has_slider(widget):
+    """True if ``widget`` or anything inside it is an ipywidgets slider."""
+    if type(widget).__name__.endswith("Slider"):
+        return True
+    return any(_has_slider(child) for child in getattr(widget, "children", ()))
+
+
+# ipywidgets draws a slider's handle as <div role="slider"> (noUiSlider) and offers no way to give it an accessible
+# name: its description is a separate <label> that nothing points to, so a screen reader announces only a number
+# (axe-core rule aria-input-field-name). This script, shown (invisibly) with each widget, gives every unnamed handle
+# the text of its slider's description as aria-label, now and whenever JupyterLab or Voila draws new widgets. It runs
+# where the page runs the notebook's JavaScript outputs (JupyterLab and Voila, for a notebook run in the session);
+# GitHub and nbviewer ignore it, and there the widget is the static PNG anyway.
+SLIDER_NAMES_JS = """
+(function () {
+  if (window.cnnlibSliderNames) { window.cnnlibSliderNames(); return; }
+  function name() {
+    document.querySelectorAll('.widget-slider').forEach(function (slider) {
+      var label = slider.querySelector('.widget-label');
+      var text = label ? label.textContent.trim() : '';
+      slider.querySelectorAll('[role="slider"]').forEach(function (handle) {
+        if (!handle.getAttribute('aria-label')) { handle.setAttribute('aria-label', text || 'slider'); }
+      });
+    });
+  }
+  var pending = false;
+  new MutationObserver(function () {
+    if (pending) { return; }
+    pending = true;
+    window.requestAnimationFrame(function () { pending = false; name(); });
+  }).observe(document.body, {childList: true, subtree: true});
+  window.cnnlibSliderNames = name;
+  name();
+})();
+"""

@@ -1,5 +1,6 @@
 """Every widget in JupyterLab, after Run All: its cell shows exactly one figure, and that figure changes when a
-control changes (it is the live one, never a stale copy of the starting state)."""
+control changes (it is the live one, never a stale copy of the starting state). Its controls pass axe-core's
+WCAG 2.1 A/AA rules (every slider, button and list has a name a screen reader announces) and move from the keyboard."""
 
 import json
 import time
@@ -30,6 +31,23 @@ _FIGURES = """(cls) => {
 
 def _figures(page, cls):
     return page.evaluate(_FIGURES, cls)
+
+
+WCAG = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]},
+        "resultTypes": ["violations"]}
+
+
+def _axe_violations(page, cls):
+    """axe-core's WCAG 2.1 A/AA violations inside the widget that holds ``.cls`` (its controls and figure)."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    page.evaluate("""(cls) => {
+        document.querySelectorAll('[data-cnnlib-axe]').forEach(e => e.removeAttribute('data-cnnlib-axe'));
+        const cell = document.querySelector('.' + cls).closest('.jp-Cell');
+        cell.querySelector('.jp-OutputArea').setAttribute('data-cnnlib-axe', '1');
+    }""", cls)
+    response = Axe().run(page, context="[data-cnnlib-axe]", options=WCAG).response
+    return [f"{v['id']} ({v['impact']}) at {[n['target'] for n in v['nodes']][:3]}" for v in response["violations"]]
 
 
 def _move(page, cls, how):
@@ -82,6 +100,9 @@ def test_each_widget_shows_one_live_figure(lab_alone, page, notebook):
             time.sleep(0.2)
         before = _figures(page, cls)
         assert len(before) == 1, f"{notebook}: the cell of .{cls} shows {len(before)} figures, expected one"
+        page.wait_for_timeout(300)  # let the page name new slider handles (one animation frame)
+        violations = _axe_violations(page, cls)
+        assert not violations, f"{notebook}: axe-core finds in the widget of .{cls}: {violations}"
         _move(page, cls, how)
         deadline = time.monotonic() + ACTION_TIMEOUT_MS / 1000
         after = before
