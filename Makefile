@@ -1,5 +1,5 @@
 # One command each: `make lab` (notebooks), `make test` (every test), `make export`, `make bench`,
-# `make student` (handout without solutions) and `make grade SUBMISSIONS=dir` (autograde a class).
+# `make student` (handout without solutions) and `make grade SUBMISSIONS=dir [TIMEOUT=s]` (autograde a class).
 # Everything goes into a private virtual environment, .venv, next to this file.
 
 PYTHON ?= python3
@@ -43,11 +43,13 @@ test-fast: setup-test
 student: setup-classroom
 	$(BIN)/python -m cnnlib.classroom student
 
-# autograde SUBMISSIONS/<student>/NN_name.ipynb with nbgrader, write the grades to GRADES
+# autograde SUBMISSIONS/<student>/NN_name.ipynb with nbgrader, write the grades to GRADES; a cell that runs
+# longer than TIMEOUT seconds is interrupted and its test fails (make grade SUBMISSIONS=dir TIMEOUT=60)
 SUBMISSIONS ?= submissions
 GRADES ?= grades.csv
+TIMEOUT ?= 120
 grade: setup-classroom
-	$(BIN)/python -m cnnlib.classroom grade $(SUBMISSIONS) --csv $(GRADES)
+	$(BIN)/python -m cnnlib.classroom grade $(SUBMISSIONS) --csv $(GRADES) --timeout $(TIMEOUT)
 
 export: setup
 	$(BIN)/python -m cnnlib.export

@@ -3,13 +3,13 @@
     python -m cnnlib.classroom student                   # student/NN_name.ipynb: no solutions, no hidden tests
     python -m cnnlib.classroom student 04_rotation_proof # only some notebooks
     python -m cnnlib.classroom grade submissions/        # autograde, then write grades.csv
-    python -m cnnlib.classroom grade submissions/ --csv out.csv --timeout 60
+    python -m cnnlib.classroom grade submissions/ --csv out.csv --timeout 60   # seconds per cell (default 120)
 
-``make student`` and ``make grade SUBMISSIONS=dir`` run these. The notebooks in ``notebooks/`` are nbgrader's
-*source* version: each exercise's solution sits between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` in a
-cell with nbgrader metadata, and each graded test cell calls the exercise's checker, with extra cases between
-``### BEGIN HIDDEN TESTS`` and ``### END HIDDEN TESTS``. Every notebook is one nbgrader assignment, named
-like the notebook (``04_rotation_proof``).
+``make student`` and ``make grade SUBMISSIONS=dir [TIMEOUT=60]`` run these. The notebooks in ``notebooks/`` are
+nbgrader's *source* version: each exercise's solution sits between ``### BEGIN SOLUTION`` and
+``### END SOLUTION`` in a cell with nbgrader metadata, and each graded test cell calls the exercise's checker, with
+extra cases between ``### BEGIN HIDDEN TESTS`` and ``### END HIDDEN TESTS``. Every notebook is one nbgrader
+assignment, named like the notebook (``04_rotation_proof``).
 
 Both commands build a throw-away nbgrader course directory in a temporary folder and run nbgrader's own
 commands there (``generate_assignment``, ``autograde``, ``export``); nothing is kept but the output.
@@ -36,7 +36,10 @@ __all__ = ["NOTEBOOKS", "release", "autograde", "main"]
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO / "notebooks"
-DEFAULT_TIMEOUT = 120  # seconds per cell while autograding: an endless loop fails its cell, not the grading
+# Seconds per cell while autograding. nbgrader interrupts a cell that runs longer (KeyboardInterrupt, then
+# CellTimeoutError in its output): that cell fails, and the same kernel goes on with the notebook's next cells and
+# then with the other submissions. An endless loop costs its exercise's points, not the grading run.
+DEFAULT_TIMEOUT = 120
 
 
 def _nbgrader(course, *args, timeout=None):
@@ -89,8 +92,9 @@ def release(out="student", names=()):
     written = []
     with tempfile.TemporaryDirectory(prefix="cnnlib-course-") as tmp:
         course = Path(tmp)
-        for name in _course(course, notebooks):
-            _nbgrader(course, "generate_assignment", name, "--force")
+        assignments = _course(course, notebooks)
+        _nbgrader(course, "generate_assignment", "*", "--force")  # every assignment of this course, in one run
+        for name in assignments:
             released = course / "release" / name / f"{name}.ipynb"
             shutil.copy(released, out / released.name)
             written.append(out / released.name)
@@ -112,8 +116,7 @@ def autograde(submissions, csv="grades.csv", timeout=DEFAULT_TIMEOUT, log=print,
         course = Path(course or tmp).resolve()
         course.mkdir(parents=True, exist_ok=True)
         _course(course, _assignments(wanted))
-        for name in wanted:
-            _nbgrader(course, "generate_assignment", name, "--force")  # records the graded cells and points
+        _nbgrader(course, "generate_assignment", "*", "--force")  # records the graded cells and points
         for (student, name), path in found.items():
             target = course / "submitted" / student / name
             target.mkdir(parents=True, exist_ok=True)

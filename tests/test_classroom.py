@@ -1,8 +1,14 @@
-"""A real nbgrader round trip on notebook 04: release, Run All, autograde three submissions, export the CSV.
+"""A real nbgrader round trip: release, Run All, autograde submissions, export the CSV.
 
-The submissions are written here, independently of cnnlib's checkers: an honest one (loops and np.flip, not the
-notebook's own spelling), one with two named mistakes, and one that hands the work to the library and to the
-checker's reference. nbgrader is part of the test extras; these tests need it and say so if it is missing.
+- ``make student``: every notebook's student version holds none of its solution bodies and no hidden tests.
+- Notebook 04, whose exercise is ``convolution_layer_backward``: an honest submission (loops and np.flip, not the
+  notebook's own spelling), one with two named mistakes, and two that hand the work to the library layer or to
+  the checker's private reference.
+- Notebook 08, autograded with a small per-cell time limit: a submission whose first exercise never returns loses
+  that exercise's points and keeps the other's, and the other student in the folder is graded as usual.
+
+The submissions are written here, independently of cnnlib's checkers. nbgrader is part of the test extras; these
+tests need it and say so if it is missing.
 """
 
 import csv
@@ -20,47 +26,35 @@ SOURCE = classroom.NOTEBOOKS / f"{NAME}.ipynb"
 STUB = "# YOUR CODE HERE\n    raise NotImplementedError()"
 TIMES = {}
 
-BODIES = {
-    "correct": {
-        "my_conv_backward": """
+HONEST_04 = """
     KH, KW = W.shape
     dx, dW = np.zeros_like(x), np.zeros_like(W)
-    for i, j in np.ndindex(*delta.shape):          # every output sends its delta back along its products
-        dx[i:i + KH, j:j + KW] += delta[i, j] * W
-        dW += delta[i, j] * x[i:i + KH, j:j + KW]
-    return dx, dW, float(delta.sum())""",
-        "convolution_layer_backward": """
-    KH, KW = W.shape
-    dx, dW = np.zeros_like(x), np.zeros_like(W)
-    for i, j in np.ndindex(*delta.shape):
+    for i, j in np.ndindex(*delta.shape):          # x[i+m, j+n] met W[KH-1-m, KW-1-n]: send δ back along it
         dx[i:i + KH, j:j + KW] += delta[i, j] * np.flip(W)
         dW += delta[i, j] * np.flip(x[i:i + KH, j:j + KW])
-    return dx, dW, float(delta.sum())""",
-    },
-    "mistaken": {  # forgot the rotation in dx; forgot to rotate dW. It also rebinds the checkers' names to
-        # always-pass fakes after its functions: the graded cells import the real checkers themselves.
-        "my_conv_backward": """
-    return correlate2d(delta, W, "full"), correlate2d(x, delta, "valid"), delta.sum()
+    return dx, dW, float(delta.sum())"""
 
-check_conv_backward = check_convolution_layer_backward = lambda fn, hidden=False: True""",
-        "convolution_layer_backward": """
+BODIES = {  # student -> {exercise function: body}
+    "correct": {"convolution_layer_backward": HONEST_04},
+    # two named mistakes: the correlation layer's dx (W not turned) and an unrotated dW. It also rebinds the
+    # checker's name to an always-pass fake after its function: the graded cell imports the real checker itself.
+    "mistaken": {"convolution_layer_backward": """
     KH, KW = W.shape
     dx, dW = np.zeros_like(x), np.zeros_like(W)
     for i, j in np.ndindex(*delta.shape):
-        dx[i:i + KH, j:j + KW] += delta[i, j] * np.flip(W)
+        dx[i:i + KH, j:j + KW] += delta[i, j] * W
         dW += delta[i, j] * x[i:i + KH, j:j + KW]
-    return dx, dW, float(delta.sum())""",
-    },
-    "gamed": {  # the library layer, and the checker's private reference
-        "my_conv_backward": """
+    return dx, dW, float(delta.sum())
+
+check_convolution_layer_backward = lambda fn, hidden=False: True"""},
+    "gamed_library": {"convolution_layer_backward": """
     layer = Conv2D(1, 1, W.shape)
-    layer.params["W"][0, 0] = W
+    layer.params["W"][0, 0] = np.flip(W)
     layer.forward(x[None, None])
-    return layer.backward(delta[None, None])[0, 0], layer.grads["W"][0, 0], layer.grads["b"][0]""",
-        "convolution_layer_backward": """
+    return layer.backward(delta[None, None])[0, 0], np.flip(layer.grads["W"][0, 0]), layer.grads["b"][0]"""},
+    "gamed_reference": {"convolution_layer_backward": """
     from cnnlib.exercises.rotation import _conv_forward_reference as answer
-    return answer(x, W, delta)""",
-    },
+    return answer(x, W, delta)"""},
 }
 
 
@@ -76,105 +70,196 @@ def _solution_bodies(nb):
 
 
 @pytest.fixture(scope="module")
-def released(tmp_path_factory):
+def released_all(tmp_path_factory):
     out = tmp_path_factory.mktemp("student")
     start = time.monotonic()
-    (path,) = classroom.release(out, [NAME])
-    TIMES["make student (one notebook)"] = time.monotonic() - start
-    return path
+    paths = classroom.release(out)
+    TIMES[f"make student ({len(paths)} notebooks)"] = time.monotonic() - start
+    return {p.stem: p for p in paths}
 
 
-def test_student_version_has_no_solutions_and_no_hidden_tests(released):
-    source = nbformat.read(SOURCE, as_version=4)
-    student = nbformat.read(released, as_version=4)
+@pytest.fixture(scope="module")
+def released(released_all):
+    return released_all[NAME]
+
+
+def test_every_notebook_is_released(released_all):
+    assert set(released_all) == {p.stem for p in classroom.NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")}
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in classroom.NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")))
+def test_student_version_has_no_solution_body_and_no_hidden_tests(released_all, name):
+    source = nbformat.read(classroom.NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    student = nbformat.read(released_all[name], as_version=4)
     text = "\n".join(c.source for c in student.cells)
     stubs = "\n".join(c.source for c in student.cells if c.metadata.get("nbgrader", {}).get("solution"))
     bodies = _solution_bodies(source)
-    assert len(bodies) == 2
+    assert 1 <= len(bodies) <= 3
     for body in bodies:
-        assert body.strip() not in text
-        for line in body.splitlines():  # (a line may still appear in the teaching cells: 04 derives them)
+        assert body.strip() not in text, f"{name}: a solution body is still in the student version"
+        for line in body.splitlines():  # (a line may still appear in the teaching cells: they derive them)
             code = line.split("#")[0].strip()
             if code:
-                assert code not in stubs, f"the student's exercise cell still contains {code!r}"
-    assert "BEGIN SOLUTION" not in text and "HIDDEN TESTS" not in text and "hidden=True" not in text
-    assert text.count("raise NotImplementedError()") == 2
+                assert code not in stubs, f"{name}: the student's exercise cell still contains {code!r}"
+    assert "BEGIN SOLUTION" not in text and "END SOLUTION" not in text
+    assert "HIDDEN TESTS" not in text and "hidden=True" not in text
+    assert text.count("raise NotImplementedError()") == len(bodies)
     graded = [c for c in student.cells if c.metadata.get("nbgrader", {}).get("grade")]
-    assert len(graded) == 2 and all("assert result, result.message" in c.source for c in graded)
+    assert len(graded) == len(bodies) and all("assert result, result.message" in c.source for c in graded)
 
 
-def test_run_all_fails_only_in_the_exercise_test_cells(released, tmp_path):
+def test_run_all_fails_only_in_the_exercise_test_cell(released, tmp_path):
     nb = nbformat.read(released, as_version=4)
     NotebookClient(nb, timeout=300, allow_errors=True, resources={"metadata": {"path": str(tmp_path)}}).execute()
     failed = [c for c in nb.cells if c.cell_type == "code"
               and any(o.get("output_type") == "error" for o in c.get("outputs", []))]
-    assert failed, "the unfinished exercises must fail"
-    for cell in failed:
-        assert cell.metadata.get("nbgrader", {}).get("grade"), f"a teaching cell failed:\n{cell.source}"
-        error = next(o for o in cell.outputs if o.output_type == "error")
-        assert error.ename == "AssertionError" and "not done yet" in error.evalue
-    assert len(failed) == 2
+    assert len(failed) == 1, "the unfinished exercise must fail, and nothing else"
+    (cell,) = failed
+    assert cell.metadata.get("nbgrader", {}).get("grade"), f"a teaching cell failed:\n{cell.source}"
+    error = next(o for o in cell.outputs if o.output_type == "error")
+    assert error.ename == "AssertionError" and "not done yet" in error.evalue
 
 
-def _submission(released, folder, kind):
+def _submission(released, folder, student, bodies):
     nb = nbformat.read(released, as_version=4)
     for cell in nb.cells:
         if cell.metadata.get("nbgrader", {}).get("solution") and STUB in cell.source:
             name = re.match(r"def (\w+)", cell.source).group(1)
-            cell.source = cell.source.replace(STUB, BODIES[kind][name].strip("\n").lstrip())
-    path = folder / kind / f"{NAME}.ipynb"
-    path.parent.mkdir(parents=True)
+            cell.source = cell.source.replace(STUB, bodies[name].strip("\n").lstrip())
+    path = folder / student / released.name
+    path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, path)
+
+
+def _rows(table):
+    with open(table, newline="") as f:
+        return {row["student_id"]: row for row in csv.DictReader(f)}
 
 
 @pytest.fixture(scope="module")
 def graded(released, tmp_path_factory):
     root = tmp_path_factory.mktemp("grading")
-    for kind in BODIES:
-        _submission(released, root / "submissions", kind)
+    for student, bodies in BODIES.items():
+        _submission(released, root / "submissions", student, bodies)
     start = time.monotonic()
     table = classroom.autograde(root / "submissions", root / "grades.csv", course=root / "course", log=lambda _: None)
-    TIMES["autograde 3 submissions + export"] = time.monotonic() - start
+    TIMES[f"autograde {len(BODIES)} submissions of {NAME} + export"] = time.monotonic() - start
     print("\nnbgrader round trip:", {k: f"{v:.1f} s" for k, v in TIMES.items()})
-    with open(table, newline="") as f:
-        rows = {row["student_id"]: row for row in csv.DictReader(f)}
-    return rows, root / "course" / "autograded"
+    return _rows(table), root / "course" / "autograded"
 
 
-def _errors(autograded, student):
-    nb = nbformat.read(autograded / student / NAME / f"{NAME}.ipynb", as_version=4)
+def _errors(autograded, student, name=NAME):
+    nb = nbformat.read(autograded / student / name / f"{name}.ipynb", as_version=4)
     return nb, [o.evalue for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
 
 
-def test_the_csv_lists_all_three(graded):
+def test_the_csv_lists_every_student(graded):
     rows, _ = graded
-    assert set(rows) == {"correct", "mistaken", "gamed"}
-    assert all(row["assignment"] == NAME and float(row["max_score"]) == 4 for row in rows.values())
+    assert set(rows) == set(BODIES)
+    assert all(row["assignment"] == NAME and float(row["max_score"]) == 2 for row in rows.values())
 
 
 def test_a_correct_submission_gets_full_points(graded):
     rows, autograded = graded
-    assert float(rows["correct"]["score"]) == 4
+    assert float(rows["correct"]["score"]) == 2
     nb, errors = _errors(autograded, "correct")
     assert errors == []
-    # autograde put the hidden tests back into the graded cells, and they ran
-    assert sum("hidden=True" in c.source for c in nb.cells) == 2
+    # autograde put the hidden tests back into the graded cell, and they ran
+    assert sum("hidden=True" in c.source for c in nb.cells) == 1
 
 
 def test_named_mistakes_get_zero_points_and_their_message(graded):
     rows, autograded = graded
     assert float(rows["mistaken"]["score"]) == 0
     _, errors = _errors(autograded, "mistaken")
-    assert any("dx is the full correlation of δ with W itself" in e for e in errors)
-    assert any("dW = rot180(x ⋆ δ)" in e for e in errors)
+    assert len(errors) == 1
+    # the checker's words for "used the correlation layer's dx" and "forgot to rotate dW", both in one message
+    assert "two half-turns cancel" in errors[0] and "dW = rot180(x ⋆ δ)" in errors[0]
 
 
-def test_a_gamed_submission_gets_zero_points(graded):
+def test_gamed_submissions_get_zero_points(graded):
     rows, autograded = graded
-    assert float(rows["gamed"]["score"]) == 0
-    _, errors = _errors(autograded, "gamed")
-    assert any("Conv2D" in e and "derive it" in e for e in errors)
-    assert any("reference solution" in e for e in errors)
+    assert float(rows["gamed_library"]["score"]) == 0 and float(rows["gamed_reference"]["score"]) == 0
+    _, errors = _errors(autograded, "gamed_library")
+    assert any("refused" in e and "Conv2D" in e and "derive it" in e for e in errors)
+    _, errors = _errors(autograded, "gamed_reference")
+    assert any("refused" in e and "reference solution" in e for e in errors)
+
+
+# ---- the per-cell time limit ------------------------------------------------------------------------------
+TIMED = "08_softmax_cross_entropy"
+LIMIT = 5  # seconds per cell
+# Measured on a 2-core machine: 20 s for the whole autograde below (a fresh nbgrader course, generate_assignment,
+# one kernel per submission, the notebook's cells, export), the interrupted loop included. The margin allows a
+# machine three times slower; without the limit the loop would never end.
+MARGIN = 60
+
+SOFTMAX_CE = """
+    z = logits - logits.max(axis=1, keepdims=True)
+    log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    grad = np.exp(log_p)
+    grad[np.arange(len(labels)), labels] -= 1.0
+    return grad / len(labels)"""
+SOFTMAX_MSE = """
+    N, K = logits.shape
+    z = np.exp(logits - logits.max(axis=1, keepdims=True))
+    p = z / z.sum(axis=1, keepdims=True)
+    g = (p - np.eye(K)[labels]) / N                 # ∂C/∂p
+    out = np.zeros_like(p)
+    for n in range(N):                              # the Jacobian diag(p) - p pᵀ, built for each row
+        out[n] = (np.diag(p[n]) - np.outer(p[n], p[n])) @ g[n]
+    return out"""
+TIMED_BODIES = {
+    "honest": {"softmax_ce_backward": SOFTMAX_CE, "softmax_mse_backward": SOFTMAX_MSE},
+    "looping": {"softmax_ce_backward": "\n    while True:\n        pass", "softmax_mse_backward": SOFTMAX_MSE},
+}
+
+
+@pytest.fixture(scope="module")
+def timed(released_all, tmp_path_factory):
+    root = tmp_path_factory.mktemp("timeout")
+    for student, bodies in TIMED_BODIES.items():
+        _submission(released_all[TIMED], root / "submissions", student, bodies)
+    start = time.monotonic()
+    table = classroom.autograde(root / "submissions", root / "grades.csv", timeout=LIMIT, course=root / "course",
+                                log=lambda _: None)
+    elapsed = time.monotonic() - start
+    print(f"\nautograde of {TIMED} with a {LIMIT} s limit per cell, one endless loop: {elapsed:.1f} s")
+    return _rows(table), root / "course" / "autograded", elapsed
+
+
+def test_an_endless_loop_is_stopped_by_the_time_limit(timed):
+    _, _, elapsed = timed
+    assert elapsed < LIMIT + MARGIN, f"autograding took {elapsed:.1f} s with a {LIMIT} s limit per cell"
+
+
+def test_the_loop_costs_its_exercise_and_nothing_else(timed):
+    rows, autograded, _ = timed
+    assert set(rows) == set(TIMED_BODIES)  # every student has a row
+    assert all(row["assignment"] == TIMED and float(row["max_score"]) == 4 for row in rows.values())
+    assert float(rows["honest"]["score"]) == 4
+    # the interrupted cell scores 0; the kernel lives on, and the next exercise's cell still runs and scores
+    assert float(rows["looping"]["score"]) == 2
+    nb, _ = _errors(autograded, "looping", TIMED)
+    graded = {c.metadata["nbgrader"]["grade_id"]: c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")}
+    enames = [o.ename for o in graded["softmax_ce_backward_test"].outputs if o.output_type == "error"]
+    assert "CellTimeoutError" in enames and "KeyboardInterrupt" in enames
+    assert not [o for o in graded["softmax_mse_backward_test"].outputs if o.output_type == "error"]
+
+
+def test_the_time_limit_is_set_from_the_command_line(monkeypatch, tmp_path):
+    seen = {}
+    monkeypatch.setattr(classroom, "autograde", lambda submissions, csv, timeout: seen.update(timeout=timeout))
+    assert classroom.main(["grade", str(tmp_path), "--timeout", "7"]) == 0
+    assert seen["timeout"] == 7
+    assert classroom.main(["grade", str(tmp_path)]) == 0
+    assert seen["timeout"] == classroom.DEFAULT_TIMEOUT == 120
+
+
+def test_the_makefile_passes_the_time_limit():
+    makefile = (classroom.REPO / "Makefile").read_text()
+    assert re.search(r"^TIMEOUT \?= 120$", makefile, flags=re.M)
+    assert re.search(r"cnnlib\.classroom grade \$\(SUBMISSIONS\) .*--timeout \$\(TIMEOUT\)", makefile)
 
 
 def test_grading_an_empty_folder_says_what_it_expected(tmp_path, capsys):

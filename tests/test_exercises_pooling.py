@@ -1,4 +1,4 @@
-"""The pooling checkers of notebook 07: right answers pass, each listed mistake is named, others are located.
+"""The max-pool checker of notebook 07: right answers pass, each listed mistake is named, others are located.
 
 Every solution and every mistake below is written here, independently of cnnlib, as plain loops.
 """
@@ -6,7 +6,7 @@ Every solution and every mistake below is written here, independently of cnnlib,
 import numpy as np
 import pytest
 
-from cnnlib.exercises import check_avgpool_backward, check_maxpool_backward
+from cnnlib.exercises import check_maxpool_backward
 from cnnlib.exercises.pooling import CASES
 
 
@@ -25,16 +25,6 @@ def maxpool_first_max(x, dout, k, stride):
                     if best is None or x[r, c] > x[best]:
                         best = (r, c)
             dx[best] += dout[i, j]
-    return dx
-
-
-def avgpool_loops(x, dout, k, stride):
-    dx = np.zeros_like(x, dtype=float)
-    for i in range(_out_size(x.shape[0], k, stride)):
-        for j in range(_out_size(x.shape[1], k, stride)):
-            for r in range(i * stride, i * stride + k):
-                for c in range(j * stride, j * stride + k):
-                    dx[r, c] += dout[i, j] / k ** 2
     return dx
 
 
@@ -84,18 +74,6 @@ def maxpool_overwrite(x, dout, k, stride):
     return dx
 
 
-def avgpool_no_scale(x, dout, k, stride):
-    return avgpool_loops(x, dout, k, stride) * k ** 2
-
-
-def avgpool_overwrite(x, dout, k, stride):
-    dx = np.zeros_like(x, dtype=float)
-    for i in range(_out_size(x.shape[0], k, stride)):
-        for j in range(_out_size(x.shape[1], k, stride)):
-            dx[i * stride:i * stride + k, j * stride:j * stride + k] = dout[i, j] / k ** 2
-    return dx
-
-
 # ---- the cases really contain what the mistakes need ---------------------------------------------------
 def test_cases_have_ties_overlap_and_non_square_shapes():
     tied = overlap = non_square = False
@@ -110,8 +88,8 @@ def test_cases_have_ties_overlap_and_non_square_shapes():
 
 
 def test_no_two_variants_coincide_on_the_cases():
-    variants = {"max": maxpool_first_max, "ties": maxpool_isclose_mask, "max-overwrite": maxpool_overwrite,
-                "avg": avgpool_loops, "avg-noscale": avgpool_no_scale, "avg-overwrite": avgpool_overwrite}
+    variants = {"max": maxpool_first_max, "ties": maxpool_isclose_mask, "split": maxpool_split_ties,
+                "last": maxpool_last_max, "max-overwrite": maxpool_overwrite}
     names = list(variants)
     for a in range(len(names)):
         for b in range(a + 1, len(names)):
@@ -182,42 +160,6 @@ def test_maxpool_exception_and_none_reported():
     assert not result and "raised IndexError" in result.message
     result = check_maxpool_backward(lambda x, dout, k, stride: None)
     assert not result and "returned None" in result.message
-
-
-# ---- average pooling ---------------------------------------------------------------------------------
-def test_avgpool_correct_loops_pass():
-    assert check_avgpool_backward(avgpool_loops)
-
-
-def test_avgpool_matches_torch():
-    torch = pytest.importorskip("torch")
-
-    def torch_backward(x, dout, k, stride):
-        xt = torch.tensor(x[None, None], requires_grad=True)
-        torch.nn.functional.avg_pool2d(xt, k, stride).backward(torch.tensor(dout[None, None]))
-        return xt.grad[0, 0].numpy()
-
-    assert check_avgpool_backward(avgpool_loops)
-    for x, dout, k, stride in CASES:
-        np.testing.assert_allclose(avgpool_loops(x, dout, k, stride), torch_backward(x, dout, k, stride))
-    result = check_avgpool_backward(torch_backward)
-    assert not result and result.mistake == "used a shortcut" and "torch" in result.message
-
-
-def test_avgpool_forgot_scale_named():
-    result = check_avgpool_backward(avgpool_no_scale)
-    assert not result and result.mistake == "forgot the 1/k²"
-
-
-def test_avgpool_overwrite_named():
-    result = check_avgpool_backward(avgpool_overwrite)
-    assert not result and result.mistake == "overwrites instead of accumulating"
-
-
-def test_avgpool_random_wrong_answer_located():
-    result = check_avgpool_backward(lambda x, dout, k, stride: avgpool_loops(x, dout, k, stride) + 0.1)
-    assert not result and result.mistake is None
-    assert "differs first at index (0, 0)" in result.message
 
 
 def test_checker_leaves_the_cases_untouched():

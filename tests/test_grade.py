@@ -71,10 +71,10 @@ def test_notebook_runs_only_imports_and_definitions(tmp_path, capsys):
         new_code_cell("%matplotlib inline\nimport numpy as np"),
         new_code_cell("raise RuntimeError('a long training cell must not run while grading')"),
         new_code_cell(RIGHT.replace("import numpy as np\n", "") + "\nprint(softmax_ce_backward)"),
-        new_code_cell("def hidden_delta(W_next, delta_next, z):\n    # TODO\n    return None"),
+        new_code_cell("def hidden_delta_tanh(W_next, delta_next, z):\n    # TODO\n    return None"),
         new_code_cell("def broken(:\n    pass"),  # a cell with a syntax error is skipped, not fatal
     ])
-    assert g.main([str(sub)]) == 1  # hidden_delta is still the stub
+    assert g.main([str(sub)]) == 1  # hidden_delta_tanh is still the stub
     out = capsys.readouterr().out
     assert "✅ softmax-CE backward" in out
     assert "returned None" in out
@@ -108,7 +108,7 @@ def test_list_and_module_entry_point():
     run = subprocess.run([sys.executable, "-m", "cnnlib.grade", "--list"], capture_output=True, text=True,
                          cwd=REPO, timeout=120)
     assert run.returncode == 0
-    assert "04_rotation_proof" in run.stdout and "check_conv_backward" in run.stdout
+    assert "04_rotation_proof" in run.stdout and "check_convolution_layer_backward" in run.stdout
 
 
 

@@ -1,7 +1,8 @@
-"""Checker for the exercise of notebook 03: a true convolution built from a correlation.
+"""Checker for the exercise of notebook 03: a 'full' convolution from zero padding and a 'valid' correlation.
 
-The learner writes ``fn(x, k) -> out``, the 'valid' convolution x * k, using only ``correlate2d`` and array
-flips. The right answer is x ⋆ rot180(k), where rot180(k)[m, n] = k[KH-1-m, KW-1-n].
+The learner writes ``fn(x, k) -> out``, the 'full' convolution x * k of shape (H + KH - 1, W + KW - 1), using
+only np.pad, a 'valid' correlate2d and flips. The right answer pads x by KH - 1 rows and KW - 1 columns on every
+side and correlates with rot180(k), where rot180(k)[m, n] = k[KH-1-m, KW-1-n].
 The cases use non-square, non-symmetric kernels, so each mistake below gives an answer of its own.
 """
 
@@ -11,48 +12,12 @@ from ..signal import convolve2d, correlate2d, rot180
 from . import _shortcuts
 from ._core import Mistake, Shortcut, check_function
 
-__all__ = ["check_convolve_via_correlate", "check_full_convolution"]
+__all__ = ["check_full_convolution"]
 
 
-def _reference(x, k):
-    return convolve2d(x, k, "valid")
-
-
-MISTAKES = [
-    Mistake("forgot to flip",
-            "that is the correlation x ⋆ k. A convolution slides the kernel rotated by 180°: x ⋆ rot180(k).",
-            lambda x, k: correlate2d(x, k, "valid")),
-    Mistake("flipped only rows",
-            "you reversed the rows of k (k[::-1, :]) but not its columns. Rotating by 180° reverses both axes.",
-            lambda x, k: correlate2d(x, k[::-1, :], "valid")),
-    Mistake("flipped only columns",
-            "you reversed the columns of k (k[:, ::-1]) but not its rows. Rotating by 180° reverses both axes.",
-            lambda x, k: correlate2d(x, k[:, ::-1], "valid")),
-    Mistake("transposed instead of rotating",
-            "you used k.T. A transpose swaps k[m, n] and k[n, m]; a 180° rotation maps k[m, n] to "
-            "k[KH-1-m, KW-1-n], which is k[::-1, ::-1].",
-            lambda x, k: correlate2d(x, k.T, "valid")),
-]
-
-
-def _cases(seed=303, shapes=None):
+def _cases(seed, shapes):
     rng = np.random.default_rng(seed)
-    shapes = shapes or [((5, 6), (2, 3)),  # non-square kernel: the transposed kernel even changes the output shape
-                        ((6, 5), (3, 3)),  # square, non-symmetric kernel: the transpose keeps the shape, not values
-                        ((4, 7), (3, 2))]
     return [(rng.standard_normal(xs), rng.standard_normal(ks)) for xs, ks in shapes]
-
-
-CASES = _cases()
-HIDDEN_CASES = _cases(3030, [((7, 4), (3, 2)), ((5, 8), (2, 2))])
-
-
-def check_convolve_via_correlate(fn, hidden=False):
-    """Check ``fn(x, k) -> x * k`` ('valid'). Names: "forgot to flip", "flipped only rows", "flipped only
-    columns", "transposed instead of rotating". Refuses convolve2d (cnnlib's, scipy's) and the reference.
-    Returns a CheckResult."""
-    return check_function("convolution via correlation", fn, _reference, HIDDEN_CASES if hidden else CASES,
-                          MISTAKES, shortcuts=_shortcut_list(), hidden=hidden)
 
 
 def _shortcut_list():
@@ -61,7 +26,6 @@ def _shortcut_list():
                      why="does the turn for you; the exercise asks you to do it with slicing or np.flip")]
 
 
-# ---- exercise 2: a 'full' convolution from zero padding and a 'valid' correlation --------------------------
 def _full_reference(x, k):
     return convolve2d(x, k, "full")
 

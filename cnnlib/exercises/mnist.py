@@ -1,113 +1,21 @@
-"""Checkers for the exercises of notebook 09: the question a Data Science Stack Exchange reader asked about the
-one-conv-layer net, for a whole batch and several channels.
+"""Checker for the exercise of notebook 09: the δ of the conv layer in the one-conv-layer net of a Data Science
+Stack Exchange question, carried back by hand from the dense layer.
 
-The learner writes ``fn(x, delta) -> (dW, db)`` for a convolution layer z = x ⋆ W + b (stride 1, no padding):
-x (N, C, H, W), delta = ∂C/∂z (N, F, H_out, W_out). The kernel size follows from the shapes:
-KH = H - H_out + 1, KW = W - W_out + 1. The right answer:
-
-    dW[f, c] = Σ_n  x[n, c] ⋆ δ[n, f]   ('valid' correlation, one (KH, KW) array per filter and channel)
-    db[f]    = Σ_n Σ_i Σ_j δ[n, f, i, j]
-
-Sum over the batch, do not average: the 1/N of the mean loss is already inside δ (notebook 08).
-Cases use non-square images and kernels and several digits, so every mistake below gives its own answer
-(tests/test_exercises_mnist.py proves that none coincide).
+After its conv layer the net computes a = ReLU(z) -> p = maxpool 2x2 (a) -> f = flatten(p) -> y = f Wᵀ + b.
+The learner writes ``fn(z, W_fc, delta_fc) -> delta``: from z (N, F, H, W) with H and W even, the dense weight
+W_fc (K, F·H/2·W/2) and delta_fc = ∂C/∂y (N, K), it returns δ = ∂C/∂z (N, F, H, W), the 3×24×24 δ of the
+reader's question, without the layers' own backward passes.
 """
 
 import numpy as np
 
 from ..layers import Dense, Flatten, MaxPool2D, ReLU
-from ..signal import convolve2d, correlate2d
 from . import _shortcuts
 from ._core import Mistake, check_function
 
-__all__ = ["check_kernel_bias_grads", "check_conv_delta"]
+__all__ = ["check_conv_delta"]
 
 
-def _reference(x, delta):
-    """(dW (F, C, KH, KW), db (F,)) of z = x ⋆ W + b from x (N, C, H, W) and δ (N, F, H_out, W_out)."""
-    N, C = x.shape[:2]
-    F = delta.shape[1]
-    dW = np.array([[sum(correlate2d(x[n, c], delta[n, f], "valid") for n in range(N)) for c in range(C)]
-                   for f in range(F)])
-    return dW, delta.sum(axis=(0, 2, 3))
-
-
-def _convolved(x, delta):
-    N, C = x.shape[:2]
-    F = delta.shape[1]
-    dW = np.array([[sum(convolve2d(x[n, c], delta[n, f], "valid") for n in range(N)) for c in range(C)]
-                   for f in range(F)])
-    return dW, delta.sum(axis=(0, 2, 3))
-
-
-def _first_digit_only(x, delta):
-    return _reference(x[:1], delta[:1])
-
-
-def _averaged_over_batch(x, delta):
-    dW, db = _reference(x, delta)
-    return dW / len(x), db / len(x)
-
-
-def _bias_averaged_over_map(x, delta):
-    dW, db = _reference(x, delta)
-    return dW, db / (delta.shape[2] * delta.shape[3])
-
-
-MISTAKES = [
-    Mistake("convolved instead of correlating",
-            "dW is rotated by 180°: you convolved x with δ. The weight W[f, c, m, k] multiplied x[i + m, j + k] "
-            "in the forward pass, so its gradient is Σ δ[i, j] · x[i + m, j + k]: a correlation, "
-            "correlate2d(x[n, c], delta[n, f], 'valid').",
-            _convolved),
-    Mistake("used only the first digit",
-            "your gradients come from the first digit of the batch only. Every digit used the same W and b, "
-            "so each one adds its share: sum over n.",
-            _first_digit_only),
-    Mistake("averaged over the batch",
-            "your gradients are N times too small: you averaged over the batch. The loss is already a mean, "
-            "so δ carries the 1/N (notebook 08); the gradients are plain sums over n.",
-            _averaged_over_batch),
-    Mistake("averaged the bias over the map",
-            "db is too small by H_out·W_out: one bias b[f] is added at every position of map f, so every "
-            "δ[n, f, i, j] counts in full: db[f] = Σ_n Σ_i Σ_j δ[n, f, i, j], a sum, not a mean.",
-            _bias_averaged_over_map),
-]
-
-
-def _cases(seed=808, shapes=None):
-    rng = np.random.default_rng(seed)
-    shapes = shapes or [((3, 1, 9, 8), (2, 3, 2)),   # (N, C, H, W), (F, KH, KW): non-square kernel
-                        ((2, 2, 7, 9), (3, 3, 3)),
-                        ((4, 1, 10, 10), (3, 5, 5))]  # the one-conv-layer net's shapes, smaller
-    cases = []
-    for (N, C, H, W), (F, KH, KW) in shapes:
-        x = rng.standard_normal((N, C, H, W))
-        delta = rng.standard_normal((N, F, H - KH + 1, W - KW + 1))
-        cases.append((x, delta))
-    return cases
-
-
-CASES = _cases()
-HIDDEN_CASES = _cases(8080, [((2, 2, 8, 6), (2, 2, 3)), ((3, 1, 7, 7), (3, 4, 2))])
-
-
-def check_kernel_bias_grads(fn, hidden=False):
-    """Check ``fn(x, delta) -> (dW, db)``: the kernel and bias gradients of a conv layer over a batch.
-
-    Names these mistakes, each in the output it affects: "convolved instead of correlating", "used only the
-    first digit", "averaged over the batch", "averaged the bias over the map". Refuses Conv2D and numerical
-    gradients. Returns a CheckResult.
-    """
-    return check_function("kernel and bias gradients over a batch", fn, _reference,
-                          HIDDEN_CASES if hidden else CASES, MISTAKES, shortcuts=_shortcuts.conv_layers(),
-                          labels=("dW", "db"), hidden=hidden)
-
-
-# ---- exercise 2: from the dense layer back to the conv layer's δ -------------------------------------------
-# The one-conv-layer net after its conv layer: a = ReLU(z) -> p = maxpool 2x2 (a) -> f = flatten(p) -> y = f Wᵀ + b.
-# Given z (N, F, H, W) with H and W even, the dense weight W_fc (K, F·H/2·W/2) and delta_fc = ∂C/∂y (N, K),
-# the learner returns δ = ∂C/∂z (N, F, H, W): the 3×24×24 δ of the reader's question.
 def _conv_delta_reference(z, W_fc, delta_fc):
     relu, pool, flat, dense = ReLU(), MaxPool2D(2, 2), Flatten(), Dense(W_fc.shape[1], W_fc.shape[0])
     dense.params["W"] = W_fc

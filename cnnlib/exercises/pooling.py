@@ -1,17 +1,17 @@
-"""Checkers for the pooling exercises of notebook 07 (max-pool and average-pool backward).
+"""Checkers for the pooling exercises of notebook 07: max-pool backward, without and with padding.
 
 The learner writes ``fn(x, dout, k, stride)`` for ONE channel: x (H, W), dout (H_out, W_out), a square k x k
-window moved by ``stride``; it returns dx (H, W). The reference is cnnlib's MaxPool2D / AvgPool2D.
+window moved by ``stride``; it returns dx (H, W). The reference is cnnlib's MaxPool2D.
 The cases contain exact ties and overlapping windows (stride < k), so every listed mistake shows up.
 """
 
 import numpy as np
 
-from ..layers import AvgPool2D, MaxPool2D
+from ..layers import MaxPool2D
 from . import _shortcuts
 from ._core import Mistake, check_function
 
-__all__ = ["check_maxpool_backward", "check_avgpool_backward", "check_padded_maxpool_backward"]
+__all__ = ["check_maxpool_backward", "check_padded_maxpool_backward"]
 
 
 def _layer_backward(layer_cls, x, dout, k, stride):
@@ -31,10 +31,6 @@ def _windows(x_shape, k, stride):
 
 def _max_reference(x, dout, k, stride):
     return _layer_backward(MaxPool2D, x, dout, k, stride)
-
-
-def _avg_reference(x, dout, k, stride):
-    return _layer_backward(AvgPool2D, x, dout, k, stride)
 
 
 # ---- the wrong variants each checker recognises -------------------------------------------------------
@@ -75,20 +71,6 @@ def _max_overwrite(x, dout, k, stride):
     for i, j, rows, cols in _windows(x.shape, k, stride):
         r, s = np.unravel_index(np.argmax(x[rows, cols]), (k, k))
         dx[rows.start + r, cols.start + s] = dout[i, j]
-    return dx
-
-
-def _avg_no_scale(x, dout, k, stride):
-    dx = np.zeros(x.shape)
-    for i, j, rows, cols in _windows(x.shape, k, stride):
-        dx[rows, cols] += dout[i, j]
-    return dx
-
-
-def _avg_overwrite(x, dout, k, stride):
-    dx = np.zeros(x.shape)
-    for i, j, rows, cols in _windows(x.shape, k, stride):
-        dx[rows, cols] = dout[i, j] / (k * k)
     return dx
 
 
@@ -159,33 +141,7 @@ def check_maxpool_backward(maxpool_backward, hidden=False):
     )
 
 
-def check_avgpool_backward(avgpool_backward, hidden=False):
-    """Check ``avgpool_backward(x, dout, k, stride) -> dx`` for one channel x (H, W) (x is used for its shape).
-
-    Named mistakes: "forgot the 1/k²", "overwrites instead of accumulating". Refuses AvgPool2D and numerical
-    gradients.
-    """
-    return check_function(
-        "average-pool backward",
-        avgpool_backward,
-        _avg_reference,
-        HIDDEN_CASES if hidden else CASES,
-        shortcuts=_shortcut_list(AvgPool2D),
-        hidden=hidden,
-        mistakes=[
-            Mistake("forgot the 1/k²",
-                    "each input moves the mean by only 1/k² of its own nudge, so every cell of the window gets "
-                    "dout / k², not dout.",
-                    _avg_no_scale),
-            Mistake("overwrites instead of accumulating",
-                    "the windows overlap here (stride < k), and a cell inside several windows gets a share from "
-                    "each: use dx[rows, cols] += ..., not =.",
-                    _avg_overwrite),
-        ],
-    )
-
-
-# ---- exercise 3: max pooling with padding ------------------------------------------------------------------
+# ---- exercise 2: max pooling with padding ------------------------------------------------------------------
 # A padded max pool (as in PyTorch) pads with -inf, so that a padded cell never wins a window: the output size
 # is (H + 2p - k) // s + 1, and the backward pass routes into the padded array, then crops p on every side.
 def _padded_max(x, dout, k, stride, padding, fill=-np.inf, crop=True):
