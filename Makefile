@@ -1,4 +1,4 @@
-# One command each: `make lab` (notebooks), `make test` (every test), `make export`, `make bench`,
+# One command each: `make lab` (notebooks), `make test` (every test), `make export`, `make bench`, `make notebooks`,
 # `make student` (handout without solutions) and `make grade SUBMISSIONS=dir [TIMEOUT=s]` (autograde a class).
 # Everything goes into a private virtual environment, .venv, next to this file.
 
@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 # PyTorch is only a test reference. CPU wheel pinned; set TORCH= to skip it (the torch tests then skip).
 TORCH ?= torch==2.13.0
 
-.PHONY: setup setup-test setup-classroom lab test test-fast export bench student grade
+.PHONY: setup setup-test setup-classroom lab test test-fast export bench student grade notebooks
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,12 @@ grade: setup-classroom
 
 export: setup
 	$(BIN)/python -m cnnlib.export
+
+# re-run every notebook top to bottom in a fresh kernel and save it with its outputs (for contributors). No widget
+# state is saved: each widget output carries a PNG of its figure, which every viewer without a kernel shows.
+notebooks: setup
+	$(BIN)/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.store_widget_state=False \
+		notebooks/[0-9][0-9]_*.ipynb
 
 bench: setup-test
 	$(BIN)/python benchmarks/throughput.py

@@ -119,7 +119,7 @@ def _warn_about_kinks(layer, x, h):
                 # ties among ReLU zeros move only if a ReLU input is near 0, which is warned about above
                 close &= top2[..., 1] > 0
             if close.any():
-                warnings.warn(f"check_layer: {int(close.sum())} MaxPool2D window(s) have two maxima within {2 * h:g} "
+                warnings.warn(f"check_layer: {int(close.sum())} MaxPool2D window(s) have two or more maxima within {2 * h:g} "
                               "of each other (a tie); a large numerical-gradient error there is a false alarm",
                               KinkWarning, stacklevel=3)
         x, previous = sub.forward(x), sub

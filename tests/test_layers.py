@@ -178,3 +178,17 @@ def test_rel_error_by_hand():
     assert rel_error([3.0, 4.0], [3.0, 4.0]) == 0
     with pytest.raises(ValueError, match="same shape"):
         rel_error(np.zeros(2), np.zeros(3))
+
+
+@pytest.mark.parametrize("make", [lambda: layers.ReLU(), lambda: layers.MaxPool2D(2), lambda: layers.MaxPool2D(3, 2)],
+                         ids=["ReLU", "MaxPool2D(2)", "MaxPool2D(3, 2)"])
+def test_blocked_gradients_are_plus_zero_not_minus_zero(make):
+    """Where the gradient is blocked (ReLU off, a pool window's loser) dx is +0, as in PyTorch: a negative dout
+    times 0 would print as "-0." in a notebook."""
+    rng = np.random.default_rng(7)
+    layer = make()
+    x = rng.standard_normal((2, 3, 7, 7))
+    out = layer.forward(x)
+    dx = layer.backward(-np.abs(rng.standard_normal(out.shape)) - 0.1)  # every dout negative
+    zeros = dx[dx == 0]
+    assert zeros.size > 0 and not np.signbit(zeros).any()

@@ -175,3 +175,37 @@ def test_no_figure_text_is_smaller_than_9px_on_screen(path):
             problems.append(f"cell {k}: text of {shown:.1f} px on screen ({meta['smallest_text_px']} px in a "
                             f"{width} px PNG)")
     assert not problems, f"{path.name}:\n" + "\n".join(problems)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_no_widget_state_is_saved(path):
+    """Saved widget state would make nbconvert (JupyterLab's File > Save and Export as HTML) draw each widget from
+    that state with scripts from a CDN: blank offline. Without it, every viewer falls back to the widget's PNG."""
+    nb = json.loads(path.read_text())
+    assert "widgets" not in nb["metadata"], f"{path.name}: saved widget state (re-run it with `make notebooks`)"
+
+
+@pytest.mark.parametrize("path", [p for p in NOTEBOOKS if WIDGET_VIEW in p.read_text()], ids=lambda p: p.stem)
+def test_plain_nbconvert_html_shows_every_figure(path):
+    """`jupyter nbconvert --to html` on the saved notebook, no kernel, no network: each image output becomes an
+    <img>, and no widget is left to be drawn by a script. (nbconvert's lab template does not copy the alt text from
+    the output's metadata; `python -m cnnlib.export` does, tests/browser/test_export_accessibility.py.)"""
+    from html.parser import HTMLParser
+
+    from nbconvert import HTMLExporter
+
+    body, _ = HTMLExporter().from_filename(str(path))
+    images = []
+
+    class Images(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            if tag == "img":
+                images.append(dict(attrs))
+
+    Images().feed(body)
+    expected = ["".join(out["data"]["image/png"]).replace("\n", "") for _, _, out in outputs(path)
+                if "image/png" in out["data"]]
+    drawn = [img["src"].removeprefix("data:image/png;base64,") for img in images
+             if img.get("src", "").startswith("data:image/png")]
+    assert drawn == expected, f"{path.name}: {len(drawn)} figures drawn, {len(expected)} saved"
+    assert WIDGET_VIEW not in body, f"{path.name}: a widget view is left for a script to draw"

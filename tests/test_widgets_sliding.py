@@ -34,7 +34,7 @@ def test_hand_worked_first_window():
 
 def test_hand_worked_later_step():
     w = sliding_window(X, K, show=False)
-    w.step_slider.value = 5  # valid output is 2 x 3, so step 5 is position (1, 2)
+    w.step_slider.value = 6  # valid output is 2 x 3: the 6th step (index 5) is position (1, 2)
     assert w.position == (1, 2)
     np.testing.assert_array_equal(w.window, [[6.0, 7.0], [10.0, 11.0]])
     assert w.total == 6 + 14 + 30 + 44
@@ -46,7 +46,7 @@ def test_full_mode_pads_by_kernel_size_minus_one():
     w = sliding_window(X, K, mode="full", show=False)
     assert w.pad == (1, 1, 1, 1)
     np.testing.assert_array_equal(w.x_pad, np.pad(X, 1))
-    assert w.step_slider.max == 4 * 5 - 1
+    assert w.step_slider.min == 1 and w.step_slider.max == 4 * 5
     # the first window holds only x[0, 0], meeting the kernel's bottom-right entry
     assert w.total == X[0, 0] * K[1, 1]
 
@@ -63,9 +63,9 @@ def test_every_position_matches_scipy(x_shape, k_shape, mode, flip):
     w.flip_toggle.value = flip
     assert w.out.shape == reference.shape
     np.testing.assert_allclose(w.out, reference, atol=1e-12)
-    assert w.step_slider.max == reference.size - 1
+    assert w.step_slider.max == reference.size
     for step in range(reference.size):
-        w.step_slider.value = step
+        w.step_slider.value = step + 1  # the slider counts from 1
         i, j = divmod(step, reference.shape[1])
         assert w.position == (i, j)
         assert w.total == pytest.approx(reference[i, j], abs=1e-12)
@@ -87,7 +87,7 @@ def test_changing_mode_keeps_the_step_in_range():
     w = sliding_window(X, K, mode="full", show=False)
     w.step_slider.value = w.step_slider.max  # (3, 4) in the 4 x 5 full output
     w.mode_dropdown.value = "valid"
-    assert w.step_slider.max == 5 and w.step <= 5
+    assert w.step_slider.max == 6 and w.step <= 5
     i, j = w.position
     assert w.total == pytest.approx(scipy.signal.correlate2d(X, K, "valid")[i, j])
 
@@ -123,3 +123,10 @@ def test_kernel_larger_than_input_offers_full_and_same_only():
     w = sliding_window(np.ones((2, 2)), big, mode="full", show=False)
     assert list(w.mode_dropdown.options) == ["full", "same"]
     np.testing.assert_allclose(w.out, scipy.signal.correlate2d(np.ones((2, 2)), big, "full"))
+
+
+def test_the_slider_and_the_readout_count_steps_the_same_way():
+    w = sliding_window(X, K, show=False)
+    for shown in (1, 4, 6):
+        w.step_slider.value = shown
+        assert f"step {shown} of 6" in w.readout.value

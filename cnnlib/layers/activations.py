@@ -19,7 +19,8 @@ class ReLU(Layer):
 
     def backward(self, dout):
         mask, dout = self._check_dout(dout)
-        return np.multiply(dout, mask, out=self._returned("dx", dout.shape, dout.dtype))
+        dx = np.multiply(dout, mask, out=self._returned("dx", dout.shape, dout.dtype))
+        return np.add(dx, 0.0, out=dx)  # a negative dout times 0 is -0.0; adding +0.0 prints it as 0, as PyTorch does
 
 
 class Sigmoid(Layer):

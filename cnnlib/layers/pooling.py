@@ -108,6 +108,8 @@ class MaxPool2D(_Pool2D):
                 tap += dout * won
             else:  # every input sits in at most one window: write dout · 1[won] straight into place
                 np.multiply(dout, won, out=tap)
+        if not overlapping:
+            np.add(dx, 0.0, out=dx)  # a negative dout times 0 is -0.0; adding +0.0 makes it 0, as in PyTorch
         return dx
 
     def forward_naive(self, x):

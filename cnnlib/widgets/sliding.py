@@ -82,7 +82,8 @@ class SlidingWindow:
         self.flip_toggle = tag(ipywidgets.ToggleButton(value=False, description="flip the kernel (convolution)",
                                                        layout=ipywidgets.Layout(width="auto")),
                                self.name, "flip")
-        self.step_slider = tag(ipywidgets.IntSlider(value=0, min=0, max=0, description="step",
+        # the slider counts steps from 1, as the readout does ("step 4 of 20"); self.step is the 0-based index
+        self.step_slider = tag(ipywidgets.IntSlider(value=1, min=1, max=1, description="step",
                                                     continuous_update=False),
                                self.name, "step")
         self.readout = tag(ipywidgets.HTML(), self.name, "readout")
@@ -107,7 +108,8 @@ class SlidingWindow:
 
     @property
     def step(self):
-        return self.step_slider.value
+        """The current output position as a row-major index from 0 (the slider shows it from 1)."""
+        return self.step_slider.value - 1
 
     def _set_geometry(self):
         """Padding, padded input, kernel, output size: everything that depends on mode and flip only."""
@@ -118,8 +120,8 @@ class SlidingWindow:
         self.out_shape = (output_size(self.x.shape[0], KH, self.mode), output_size(self.x.shape[1], KW, self.mode))
         n_steps = self.out_shape[0] * self.out_shape[1]
         # clamp the value before lowering max, so the slider never holds a step that does not exist
-        self.step_slider.value = min(self.step_slider.value, n_steps - 1)
-        self.step_slider.max = n_steps - 1
+        self.step_slider.value = min(self.step_slider.value, n_steps)
+        self.step_slider.max = n_steps
 
     def _on_step(self, change):
         if not self._quiet:
@@ -195,7 +197,7 @@ class SlidingWindow:
                                  gridspec_kw={"width_ratios": [1.4, 0.6, 0.6, 1.2]})
         for ax_row, flipped in zip(axes, rows):
             self._draw_row(ax_row, flipped)
-        fig.tight_layout()
+        fig.tight_layout(h_pad=2.0)  # room between a row's tick labels and the titles of the row below
         return fig
 
     def alt_text(self, both=False):
@@ -223,7 +225,7 @@ def sliding_window(x, k, mode="valid", *, step=0, show=True):
     cnnlib-sliding-readout (HTML: operation, position, the products and "sum = ...").
     """
     w = SlidingWindow(x, k, mode)
-    w.step_slider.value = step
+    w.step_slider.value = step + 1
     if show:
         w._live = True
         w._redraw()

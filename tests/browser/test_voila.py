@@ -84,7 +84,7 @@ def test_03_sliding_window_step_and_flip(voila, ui):
 
     ui.open_voila(voila, nb)
     ui.expect_text("cnnlib-sliding-readout", "position (0, 0)")
-    ui.set_slider("cnnlib-sliding-step", step)
+    ui.set_slider("cnnlib-sliding-step", step + 1)  # the slider counts from 1
     (total,) = ui.numbers("cnnlib-sliding-readout", rf"sum = {NUM} = out\[{i}, {j}\]")
     assert ui.text("cnnlib-sliding-readout").startswith("correlation")
     assert total == pytest.approx(corr[i, j], abs=6e-5)
