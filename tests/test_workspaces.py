@@ -123,7 +123,7 @@ def test_sequential_backward_without_input_grad_gives_the_same_grads():
 
 
 def test_threads_for_small_and_large_products():
-    assert threads_for(1e6, 2) == 1  # an MNIST-sized GEMM stays on one thread
+    assert threads_for(1e6, 2) == 1  # a small GEMM (the one-conv-layer net's are below 1e7 flops) stays on one thread
     assert threads_for(1e12, 2) == 2  # a large one gets every thread the pool has
     assert threads_for(1e12, 1) == 1  # but never more than the pool has
 
@@ -151,3 +151,18 @@ def test_an_output_the_caller_dropped_is_reused_and_one_it_still_holds_is_not():
     view = relu.forward(x)[0]  # only a view is kept: its base is still held
     relu.forward(-x)
     np.testing.assert_array_equal(view, np.maximum(x[0], 0))
+
+
+def test_large_buffers_start_at_different_offsets_within_a_page():
+    """A layer's workspaces and returned arrays are 64-byte aligned and do not all start at the same offset within a
+    4 KB page (fresh mmap'd arrays all would, and then slow each other down: 4K aliasing)."""
+    rng = np.random.default_rng(9)
+    conv = layers.Conv2D(1, 6, 5, padding=2, rng=rng, dtype=np.float32)
+    x = rng.random((64, 1, 28, 28), dtype=np.float32)
+    out = conv.forward(x)
+    conv.backward(np.ones_like(out))
+    buffers = list(conv._workspaces.values()) + list(conv._returned_arrays.values())
+    assert len(buffers) >= 6 and all(b.nbytes > 128 * 1024 for b in buffers[:3])
+    offsets = [b.ctypes.data % 4096 for b in buffers]
+    assert all(o % 64 == 0 for o in offsets)
+    assert len(set(offsets)) == len(offsets), offsets
