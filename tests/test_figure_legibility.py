@@ -90,3 +90,13 @@ def test_cell_numbers_contrast_with_their_cell():
     colours = [t.get_color() for t in ax.texts]
     plt.close(fig)
     assert colours == ["white", "black", "white"]
+
+
+def test_a_number_that_rounds_to_zero_is_written_without_a_minus_sign():
+    fig, ax = plt.subplots()
+    try:
+        _draw.draw_matrix(ax, np.array([[-0.001, -0.0, -0.5], [0.004, 1.0, -2.25]]), fmt="{:.2f}")
+        texts = [t.get_text() for t in ax.texts]
+    finally:
+        plt.close(fig)
+    assert texts == ["0.00", "0.00", "-0.50", "0.00", "1.00", "-2.25"]

@@ -75,7 +75,7 @@ def draw_matrix(ax, a, *, title=None, highlight=None, highlight_color="tab:orang
     if annotate and a.size <= 400:
         for (i, j), v in np.ndenumerate(a):
             colour = text_color(image.cmap(image.norm(v)))
-            ax.text(j, i, fmt.format(v), ha="center", va="center", fontsize=fontsize, color=colour)
+            ax.text(j, i, _number(fmt, v), ha="center", va="center", fontsize=fontsize, color=colour)
     if highlight is not None:
         for i, j in np.argwhere(highlight):
             ax.add_patch(matplotlib.patches.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False,
@@ -86,6 +86,14 @@ def draw_matrix(ax, a, *, title=None, highlight=None, highlight_color="tab:orang
         bar = ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
         bar.ax.tick_params(labelsize=MIN_FONT_PT)
     return image
+
+
+def _number(fmt, v):
+    """fmt.format(v), without the minus sign of a number that rounds to zero ("-0.00" reads as a negative value)."""
+    text = fmt.format(v)
+    if text.startswith("-") and float(text) == 0:
+        return text[1:]
+    return text
 
 
 def png_base64(fig):

@@ -139,7 +139,9 @@ class DeltaFlow(_Live):
         pixel = np.zeros(self.x.shape, dtype=bool)
         pixel[r, c] = True
         used_flipped = rot180(self.kernel_mask)
-        fig, axes = plt.subplots(2, 3, figsize=(9, 6))
+        # panel widths follow the number of columns, so that every cell is wide enough for "-0.80"
+        widths = [self.x.shape[1], self.delta_pad.shape[1], self.dx.shape[1]]
+        fig, axes = plt.subplots(2, 3, figsize=(9, 6), gridspec_kw={"width_ratios": widths})
         draw_matrix(axes[0, 0], self.x, title=f"input x, pixel ({r}, {c})", highlight=pixel, fmt="{:.2f}")
         draw_matrix(axes[0, 1], self.delta_pad, highlight=self.window_mask, fmt="{:.2f}",
                     title=f"δ zero-padded by ({KH - 1}, {KW - 1})\nwindow at ({r}, {c})")
@@ -231,8 +233,8 @@ class FlipOrNot(_Live):
         fig, axes = plt.subplots(1, 3, figsize=(9, 3.4))
         lim = max(np.abs(self.analytic).max(), np.abs(self.numerical).max())
         name = "δ ⋆ rot180(W)" if self.rotate else "δ ⋆ W (not rotated)"
-        draw_matrix(axes[0], self.analytic, title=f"formula:\n{name}", vlim=lim)
-        draw_matrix(axes[1], self.numerical, title="numerical\n(central differences)", vlim=lim)
+        draw_matrix(axes[0], self.analytic, title=f"formula:\n{name}", vlim=lim, fmt="{:.2f}")
+        draw_matrix(axes[1], self.numerical, title="numerical\n(central differences)", vlim=lim, fmt="{:.2f}")
         # tiny differences are written in units of 10^e, so each number fits its cell; the colour keeps the true
         # scale (vlim = lim), so rounding noise stays white
         biggest = np.abs(diff).max()

@@ -128,8 +128,12 @@ class StridePadding:
                     title=f"W dilated (d = {d})\n{self._shape(self.kernel_dilated)}", **small)
         cropped = np.ones(self.dx_padded.shape, dtype=bool)
         cropped[p:p + self.dx.shape[0], p:p + self.dx.shape[1]] = False
+        full_shape = (self.dx_padded.shape[0] - self.unreached[0], self.dx_padded.shape[1] - self.unreached[1])
+        title = f"∂C/∂x_pad {self._shape(self.dx_padded)}: the full convolution"
+        if any(self.unreached):  # rows/columns past the last window: zeros appended at the bottom/right
+            title += f" {full_shape[0]}x{full_shape[1]}\n+ {self.unreached[0]} row(s), {self.unreached[1]} column(s) of zeros"
         draw_matrix(axes[3], self.dx_padded, highlight=cropped if p else None, highlight_color="tab:gray",
-                    title=f"full convolution = ∂C/∂x_pad\n{self._shape(self.dx_padded)}", **small)
+                    title=title, **small)
         draw_matrix(axes[4], self.dx, title=f"∂C/∂x after cropping p = {p}\n{self._shape(self.dx)}", **small)
         fig.tight_layout()
         return fig
