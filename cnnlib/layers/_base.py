@@ -132,12 +132,12 @@ _next_offset = 0
 
 
 def _staggered_empty(shape, dtype):
-    """Like np.empty(shape, dtype), 64-byte aligned, at the next staggered offset within a 4 KB page."""
+    """Like np.empty(shape, dtype), starting at the next staggered offset within a 4 KB page (a multiple of 64)."""
     global _next_offset
     dtype = np.dtype(dtype)
     nbytes = int(np.prod(shape)) * dtype.itemsize
-    raw = np.empty(nbytes + 4096 + 64, dtype=np.uint8)
-    start = (-raw.ctypes.data) % 64 + _next_offset
+    raw = np.empty(nbytes + 4096, dtype=np.uint8)
+    start = (_next_offset - raw.ctypes.data) % 4096  # the array's address is _next_offset modulo 4096
     _next_offset = (_next_offset + _STAGGER) % 4096
     return raw[start:start + nbytes].view(dtype).reshape(shape)
 
