@@ -20,8 +20,8 @@ __all__ = ["FLOPS_PER_THREAD", "blas_threads", "threads_for"]
 # at batch 64, float32, with 2 BLAS threads allowed): at 1e7, the products of LeNet-5's second conv layer (4.3e7
 # flops each) take the second thread, and LeNet-5 trained 4-10 % faster than on one thread; the smaller products
 # (its first conv layer, 1.7e7; the one-conv-layer net, at most 6.5e6; the dense layers) stay on one. Lower
-# thresholds, which also split those, gained nothing reliable. On a machine whose other core is busy, a second thread can only wait for it: set
-# OPENBLAS_NUM_THREADS=1 (or threadpoolctl) there, and cnnlib never raises it.
+# thresholds, which also split those, gained nothing reliable. On a machine whose other core is busy, a second
+# thread can only wait for it: set OPENBLAS_NUM_THREADS=1 (or threadpoolctl) there, and cnnlib never raises it.
 FLOPS_PER_THREAD = 1e7
 
 _controllers = None

@@ -150,7 +150,7 @@ def _unheld_refcount():
     return sys.getrefcount(prev), sys.getrefcount(prev.base)
 
 
-_UNHELD = _unheld_refcount()  # (3, 3) on CPython 3.11
+_UNHELD = _unheld_refcount()  # (3, 2) on CPython 3.11
 
 
 def _place(buf, a, top, left):

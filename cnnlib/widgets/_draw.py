@@ -155,9 +155,9 @@ def _has_slider(widget):
 # ipywidgets draws a slider's handle as <div role="slider"> (noUiSlider) and offers no way to give it an accessible
 # name: its description is a separate <label> that nothing points to, so a screen reader announces only a number
 # (axe-core rule aria-input-field-name). This script, shown (invisibly) with each widget, gives every unnamed handle
-# the text of its slider's description as aria-label, now and whenever JupyterLab or Voila draws new widgets. It runs
-# where the page runs the notebook's JavaScript outputs (JupyterLab and Voila, for a notebook run in the session);
-# GitHub and nbviewer ignore it, and there the widget is the static PNG anyway.
+# the text of its slider's description as aria-label, now and whenever the page draws new widgets. It runs where the
+# page runs the notebook's JavaScript outputs (JupyterLab, for a notebook run in the session: checked with axe-core
+# in tests/browser); GitHub and nbviewer ignore it, and there the widget is the static PNG anyway.
 SLIDER_NAMES_JS = """
 (function () {
   if (window.cnnlibSliderNames) { window.cnnlibSliderNames(); return; }
