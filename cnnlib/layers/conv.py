@@ -1,9 +1,12 @@
 """Conv2D: the convolution layer, with its im2col / col2im machinery and its naive loop reference."""
 
+import copy
+from functools import partial
+
 import numpy as np
 from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
-from ..threads import blas_threads
+from ..threads import blas_threads, run_parts
 from ._base import Layer, _float_dtype, _four, _pair, _place, _positive_int
 
 
@@ -17,6 +20,10 @@ from ._base import Layer, _float_dtype, _four, _pair, _place, _positive_int
 # slices of 250 columns and 0.75 ms in slices of 320.
 SLICE_MULTIPLY_ADDS = 8e5
 SLICE_ALIGN = 64
+
+# Entries of the columns matrix (C·KH·KW · N·H_out·width) from which a float32 layer works on two halves of the
+# batch (see "batch parts" below): 2 MB of float32. At batch 64 the conv layers of both MNIST nets are above it.
+PART_MIN_ENTRIES = 1 << 19
 
 
 def _column_slices(P, FK, min_width):
@@ -236,39 +243,85 @@ class Conv2D(Layer):
         N, C, Hp, Wp = xp_shape
         return N, C, Hp - top - bottom, Wp - left - right
 
+    # ---- batch parts ---------------------------------------------------------------------------------------
+    # A float32 layer with a large columns matrix works on the two halves of the batch as two parts, each with its
+    # own workspaces, which cnnlib.threads.run_parts runs side by side when two threads are allowed (on one thread,
+    # one after the other). Parts are chosen from the shapes alone, never from the thread count, so the results are
+    # the same bits on 1 or 2 threads. float64 (gradient checks, the notebooks' by-hand comparisons) keeps one part.
+
+    def _batch_parts(self, x_shape):
+        """The sample ranges the fast path works on: [slice(0, N)], or the two halves of the batch."""
+        N, F, H_out, W_out = self.output_shape(x_shape)
+        width = x_shape[3] + self.pad[2] + self.pad[3] if self.stride == (1, 1) else W_out  # see _columns
+        entries = self.in_channels * self.kernel_size[0] * self.kernel_size[1] * N * H_out * width
+        if self.dtype != np.float32 or N < 2 or entries < PART_MIN_ENTRIES:
+            return [slice(0, N)]
+        return [slice(0, N // 2), slice(N // 2, N)]
+
+    def _part(self, p):
+        """The worker for part p: this layer for p = 0, else a copy with this layer's geometry, its own workspaces
+        and no parameters (W and b are passed to it, so it always uses the current ones)."""
+        if p == 0:
+            return self
+        parts = self.__dict__.setdefault("_parts", {})
+        if p not in parts:
+            part = copy.copy(self)
+            part.__dict__.update(params={}, grads={}, cache=None, _workspaces={}, _returned_arrays={}, _parts={})
+            parts[p] = part
+        return parts[p]
+
     def forward(self, x):
         """x: (N, C, H, W) -> (N, F, H_out, W_out)."""
         x, _, (N, F, H_out, W_out) = self._prepare(x, pad=False)
-        cols, xp, width = self._columns(x, None)  # (C·KH·KW, N·H_out·width)
+        out = self._returned("out", (N, F, H_out, W_out), x.dtype)
         W, b = self.params["W"], self.params["b"]
-        z = self._correlate(W, cols, N, H_out, W_out, width)
-        out = self._returned("out", (N, F, H_out, W_out), z.dtype)
-        np.add(z, b[:, None, None], out=out)  # + b, written straight into NCHW order
-        self.cache = {"x_shape": x.shape, "xp_shape": xp.shape, "cols": cols, "xp": xp, "width": width}
+        parts = self._batch_parts(x.shape)
+        caches = run_parts([partial(self._part(p)._forward_part, W, b, x[s], out[s]) for p, s in enumerate(parts)])
+        self.cache = caches[0] if len(parts) == 1 else {"x_shape": x.shape, "parts": list(zip(parts, caches))}
         return self._remember(out)
+
+    def _forward_part(self, W, b, x, out):
+        """x (n, C, H, W) -> out (n, F, H_out, W_out), written in place; -> what backward needs of this part."""
+        N, F, H_out, W_out = out.shape
+        cols, xp, width = self._columns(x, None)  # (C·KH·KW, n·H_out·width)
+        z = self._correlate(W, cols, N, H_out, W_out, width)
+        np.add(z, b[:, None, None], out=out)  # + b, written straight into NCHW order
+        return {"x_shape": x.shape, "xp_shape": xp.shape, "cols": cols, "xp": xp, "width": width}
 
     def backward(self, dout):
         """dout: (N, F, H_out, W_out) -> dx: (N, C, H, W); fills grads["W"] (F, C, KH, KW) and grads["b"] (F,)."""
-        delta, cache, (H_out, W_out) = self._param_grads(dout)
-        dx = self._scatter_back(self.params["W"], delta, cache["xp_shape"], cache["x_shape"], H_out, W_out)
-        out = self._returned("dx", dx.shape, dx.dtype)  # dx is a view of a workspace: the caller gets a copy
-        np.copyto(out, dx)
-        return out
+        return self._backward(dout, input_grad=True)
 
     def backward_params(self, dout):
         """Only the grads of ``backward``, without ∂C/∂x (for a first layer, whose input is data). -> None."""
-        self._param_grads(dout)
+        self._backward(dout, input_grad=False)
 
-    def _param_grads(self, dout):
-        """Fill grads from dout (N, F, H_out, W_out); -> (δ (F, N·H_out·width), the cache, (H_out, W_out))."""
+    def _backward(self, dout, input_grad):
         cache, dout = self._check_dout(dout)
+        parts = cache.get("parts") or [(slice(None), cache)]  # one part, or after forward_naive
+        dx = self._returned("dx", cache["x_shape"], dout.dtype) if input_grad else None  # the caller's own array
+        W = self.params["W"]
+        # without dx a part is one short product and two copies: side by side, waking the second thread and
+        # handing Python's lock back and forth cost more than they saved (one-conv-layer net: 257 -> 384 µs)
+        grads = run_parts([partial(self._part(p)._backward_part, W, dout[s], c, None if dx is None else dx[s])
+                           for p, (s, c) in enumerate(parts)], side_by_side=input_grad)
+        dW, db = grads[0]
+        for part_dW, part_db in grads[1:]:  # in part order, whatever order the parts ended in
+            dW, db = dW + part_dW, db + part_db
+        self.grads = {"W": dW.reshape(W.shape), "b": db}
+        return dx
+
+    def _backward_part(self, W, dout, cache, dx):
+        """One part: dout (n, F, H_out, W_out) -> (∂C/∂W as (F, C·KH·KW), ∂C/∂b (F,)) summed over its samples;
+        writes its ∂C/∂x (n, C, H, W) into dx unless dx is None."""
         N, F, H_out, W_out = dout.shape
         if "cols" not in cache:  # forward_naive ran: build the columns now
             cache["cols"], _, cache["width"] = self._columns(None, cache["xp"])
-        cols, width = cache["cols"], cache["width"]
-        delta = self._delta_columns(dout, H_out, width)  # (F, N·H_out·width)
-        self.grads = {"W": self._weight_grad(cols, delta).reshape(self.params["W"].shape), "b": delta.sum(axis=1)}
-        return delta, cache, (H_out, W_out)
+        delta = self._delta_columns(dout, H_out, cache["width"])  # (F, n·H_out·width)
+        grads = self._weight_grad(cache["cols"], delta), delta.sum(axis=1)
+        if dx is not None:  # the scatter ends in a view of a workspace: copied into the caller's array
+            np.copyto(dx, self._scatter_back(W, delta, cache["xp_shape"], cache["x_shape"], H_out, W_out))
+        return grads
 
     def _weight_grad(self, cols, delta):
         """cols (C·KH·KW, P), δ (F, P) -> ∂C/∂W as (F, C·KH·KW).
@@ -352,9 +405,11 @@ class Conv2D(Layer):
         cache, dout = self._check_dout(dout)
         N, F, H_out, W_out = dout.shape
         (KH, KW), (sh, sw), (dh, dw) = self.kernel_size, self.stride, self.dilation
-        W, xp = self.params["W"], cache["xp"]
+        W = self.params["W"]
+        # x_pad as forward_naive kept it, or put together from the parts of a fast forward
+        xp = cache["xp"] if "parts" not in cache else np.concatenate([c["xp"] for _, c in cache["parts"]])
         dW, db = np.zeros_like(W), np.zeros_like(self.params["b"])
-        dxp = np.zeros(cache["xp_shape"], dtype=self.dtype)
+        dxp = np.zeros(xp.shape, dtype=self.dtype)
         for n in range(N):
             for f in range(F):
                 for i in range(H_out):
