@@ -1,9 +1,10 @@
-"""Conv2D's batch parts and cnnlib.threads.run_parts.
+"""Conv2D's two halves of the batch, and cnnlib.threads.run_parts.
 
-A float32 Conv2D with a large columns matrix works on the two halves of the batch, side by side when two threads
-are allowed. The results must be right (against a float64 reference computed by plain loops and by PyTorch), the
-same bits on one thread as on two, and unchanged by the next step. run_parts must keep the order of results,
-raise what a task raised, and leave the BLAS pool as it found it.
+A float32 Conv2D with a large columns matrix sums its gradients over each half of the batch, and with two threads
+works on the halves side by side. The results must be right (against a float64 reference, itself checked against
+PyTorch and the naive loops, and against PyTorch in float32), the same bits on one thread as on two, and unchanged
+by the next step. run_parts must keep the order of results, raise what a task raised, and leave the BLAS pool as
+it found it.
 """
 
 import threading
@@ -16,8 +17,8 @@ from cnnlib.threads import parallel_threads, run_parts
 
 threadpoolctl = pytest.importorskip("threadpoolctl")
 
-# (C, F, kernel, padding, input size): the conv layers of the one-conv-layer net and of LeNet-5, at batch 64
-SHAPES = [(1, 3, 5, 0, 28), (1, 6, 5, 2, 28), (6, 16, 5, 0, 14)]
+# (C, F, kernel, padding, input size): the conv layers of LeNet-5 at batch 64, and one like them with 4 filters
+SHAPES = [(1, 6, 5, 2, 28), (6, 16, 5, 0, 14), (2, 4, 5, 1, 26)]
 
 
 def blas_sizes():
@@ -45,12 +46,31 @@ def step(layer, x, dout, input_grad=True):
 
 
 @pytest.mark.parametrize("shape", SHAPES)
-def test_these_layers_work_in_two_parts_and_float64_in_one(shape):
+def test_these_layers_sum_over_two_halves_and_float64_over_the_batch(shape):
     layer, x, _ = make(shape)
-    assert layer._batch_parts(x.shape) == [slice(0, 32), slice(32, 64)]
+    assert layer._halves(x.shape) == [slice(0, 32), slice(32, 64)]
     layer64, x64, _ = make(shape, np.float64)
-    assert layer64._batch_parts(x64.shape) == [slice(0, 64)]
-    assert layer._batch_parts((1,) + x.shape[1:]) == [slice(0, 1)]  # one sample cannot be halved
+    assert layer64._halves(x64.shape) == [slice(0, 64)]
+    assert layer._halves((1,) + x.shape[1:]) == [slice(0, 1)]  # one sample cannot be halved
+    assert layer._halves((8,) + x.shape[1:]) == [slice(0, 8)]  # too little work per half
+
+
+def test_the_one_conv_layer_net_layer_stays_whole():
+    """Conv2D(1, 3, 5) on 28x28 at batch 64 has 3.2e6 multiply-adds: below the limit, one part, one sum."""
+    layer = layers.Conv2D(1, 3, 5, dtype=np.float32)
+    assert layer._halves((64, 1, 28, 28)) == [slice(0, 64)]
+
+
+def test_one_part_on_one_thread_and_two_parts_side_by_side_on_two():
+    layer, x, _ = make(SHAPES[0])
+    with threadpoolctl.threadpool_limits(1, user_api="blas"):
+        layer.forward(x)
+        assert [s for s, _ in layer.cache["parts"]] == [slice(0, 64)]
+    with threadpoolctl.threadpool_limits(2, user_api="blas"):
+        if parallel_threads() < 2:
+            pytest.skip("this BLAS does not let cnnlib run parts side by side")
+        layer.forward(x)
+        assert [s for s, _ in layer.cache["parts"]] == [slice(0, 32), slice(32, 64)]
 
 
 @pytest.mark.parametrize("shape", SHAPES)
@@ -70,7 +90,7 @@ def test_two_parts_match_a_float64_reference(shape):
 
 def test_two_parts_match_torch_float32():
     torch = pytest.importorskip("torch")
-    layer, x, dout = make(SHAPES[1])
+    layer, x, dout = make(SHAPES[0])
     with threadpoolctl.threadpool_limits(2, user_api="blas"):
         z, dx, grads = step(layer, x, dout)
     xt = torch.tensor(x, requires_grad=True)
@@ -126,16 +146,17 @@ def test_parts_use_the_current_weights():
     assert not np.array_equal(z, make(SHAPES[0])[0].forward(x))  # the old weights would give something else
 
 
-def test_naive_backward_after_a_forward_in_two_parts(monkeypatch):
+@pytest.mark.parametrize("threads", [1, 2])
+def test_naive_backward_after_a_fast_forward(monkeypatch, threads):
     layer, x, _ = make(SHAPES[0])
-    x = x[:4]  # the naive loops are slow: 4 samples, in two parts once the limit is lowered
-    monkeypatch.setattr(layers.conv, "PART_MIN_ENTRIES", 1)
-    z = layer.forward(x)
-    assert len(layer.cache["parts"]) == 2
-    d = np.random.default_rng(1).standard_normal(z.shape).astype(np.float32)
-    dx_naive = layer.backward_naive(d)
-    layer.forward(x)
-    dx = layer.backward(d)
+    x = x[:4]  # the naive loops are slow: 4 samples, in two halves once the limit is lowered
+    monkeypatch.setattr(layers.conv, "PART_MIN_MULTIPLY_ADDS", 1)
+    with threadpoolctl.threadpool_limits(threads, user_api="blas"):
+        z = layer.forward(x)
+        d = np.random.default_rng(1).standard_normal(z.shape).astype(np.float32)
+        dx_naive = layer.backward_naive(d)
+        layer.forward(x)
+        dx = layer.backward(d)
     np.testing.assert_allclose(dx_naive, dx, rtol=1e-5, atol=1e-5)
 
 

@@ -6,8 +6,8 @@ from functools import partial
 import numpy as np
 from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
-from ..threads import blas_threads, run_parts
-from ._base import Layer, _float_dtype, _four, _pair, _place, _positive_int
+from ..threads import blas_threads, parallel_threads, run_parts
+from ._base import Layer, _float_dtype, _four, _pair, _positive_int
 
 
 # OpenBLAS multiplies small matrices (M·N·K up to about a million multiply-adds) with dedicated kernels. A product
@@ -21,9 +21,13 @@ from ._base import Layer, _float_dtype, _four, _pair, _place, _positive_int
 SLICE_MULTIPLY_ADDS = 8e5
 SLICE_ALIGN = 64
 
-# Entries of the columns matrix (C·KH·KW · N·H_out·width) from which a float32 layer works on two halves of the
-# batch (see "batch parts" below): 2 MB of float32. At batch 64 the conv layers of both MNIST nets are above it.
-PART_MIN_ENTRIES = 1 << 19
+# Multiply-adds of the forward product (F · C·KH·KW · N·H_out·width) from which a float32 layer works on the two
+# halves of the batch side by side when two threads are allowed (see "the two halves of the batch" below). Waking a
+# second thread and handing Python's lock between the two costs about 50-100 µs per layer call on the 2-core VM
+# cnnlib is tuned on, so each half needs a few hundred µs of work. At batch 64 LeNet-5's conv layers have 8.6e6
+# and 2.2e7 multiply-adds: LeNet-5 trained 1.27x as fast on 2 threads as on 1. The one-conv-layer net's layer has
+# 3.2e6: in halves it trained no faster on 2 threads, so it stays whole.
+PART_MIN_MULTIPLY_ADDS = 8e6
 
 
 def _column_slices(P, FK, min_width):
@@ -159,7 +163,7 @@ class Conv2D(Layer):
     def _flat_buffer(self, a, top, left, Hp, Wp):
         """a: (N, C, H, W) placed at (top, left) in a zero (N, C, Hp + 1, Wp) buffer: x_pad and a spare zero row."""
         N, C, H, W = a.shape
-        return _place(self._workspace("x_pad", (N, C, Hp + 1, Wp), a.dtype), a, top, left)
+        return self._padded("x_pad", (N, C, Hp + 1, Wp), a, top, left)
 
     def _flat_cols(self, buf, H_out):
         """buf (N, C, H_pad + 1, W_pad) -> cols (C·KH·KW, N·H_out·W_pad), one strided view copied once.
@@ -233,7 +237,7 @@ class Conv2D(Layer):
         if xp is None and any(self.pad):
             top, bottom, left, right = self.pad
             N, C, H, W = x.shape
-            xp = _place(self._workspace("x_pad", (N, C, H + top + bottom, W + left + right), x.dtype), x, top, left)
+            xp = self._padded("x_pad", (N, C, H + top + bottom, W + left + right), x, top, left)
         elif xp is None:
             xp = x
         return self._im2col(xp, H_out, W_out), xp, W_out
@@ -243,18 +247,21 @@ class Conv2D(Layer):
         N, C, Hp, Wp = xp_shape
         return N, C, Hp - top - bottom, Wp - left - right
 
-    # ---- batch parts ---------------------------------------------------------------------------------------
-    # A float32 layer with a large columns matrix works on the two halves of the batch as two parts, each with its
-    # own workspaces, which cnnlib.threads.run_parts runs side by side when two threads are allowed (on one thread,
-    # one after the other). Parts are chosen from the shapes alone, never from the thread count, so the results are
-    # the same bits on 1 or 2 threads. float64 (gradient checks, the notebooks' by-hand comparisons) keeps one part.
+    # ---- the two halves of the batch -----------------------------------------------------------------------
+    # A float32 layer with a large forward product (PART_MIN_MULTIPLY_ADDS: both conv layers of LeNet-5 at batch 64)
+    # sums its weight and bias gradients over each half of the batch, then adds the two half-sums. With two threads
+    # allowed it also works on the halves as two parts side by side (cnnlib.threads.run_parts), each part with its
+    # own workspaces; on one thread it works on the whole batch at once, as one part. Either way every output and
+    # every entry of ∂C/∂x is computed from the same numbers in the same order, and ∂C/∂W and ∂C/∂b are the same two
+    # half-sums added, so 1 thread and 2 give the same bits. float64 (gradient checks, the notebooks' by-hand
+    # comparisons) keeps one sum over the whole batch.
 
-    def _batch_parts(self, x_shape):
-        """The sample ranges the fast path works on: [slice(0, N)], or the two halves of the batch."""
+    def _halves(self, x_shape):
+        """The sample ranges the gradient sums run over: [slice(0, N)], or the two halves of the batch."""
         N, F, H_out, W_out = self.output_shape(x_shape)
         width = x_shape[3] + self.pad[2] + self.pad[3] if self.stride == (1, 1) else W_out  # see _columns
-        entries = self.in_channels * self.kernel_size[0] * self.kernel_size[1] * N * H_out * width
-        if self.dtype != np.float32 or N < 2 or entries < PART_MIN_ENTRIES:
+        K = self.in_channels * self.kernel_size[0] * self.kernel_size[1]
+        if self.dtype != np.float32 or N < 2 or F * K * N * H_out * width < PART_MIN_MULTIPLY_ADDS:
             return [slice(0, N)]
         return [slice(0, N // 2), slice(N // 2, N)]
 
@@ -266,7 +273,8 @@ class Conv2D(Layer):
         parts = self.__dict__.setdefault("_parts", {})
         if p not in parts:
             part = copy.copy(self)
-            part.__dict__.update(params={}, grads={}, cache=None, _workspaces={}, _returned_arrays={}, _parts={})
+            part.__dict__.update(params={}, grads={}, cache=None, _workspaces={}, _returned_arrays={}, _placed={},
+                                 _parts={})
             parts[p] = part
         return parts[p]
 
@@ -275,18 +283,26 @@ class Conv2D(Layer):
         x, _, (N, F, H_out, W_out) = self._prepare(x, pad=False)
         out = self._returned("out", (N, F, H_out, W_out), x.dtype)
         W, b = self.params["W"], self.params["b"]
-        parts = self._batch_parts(x.shape)
-        caches = run_parts([partial(self._part(p)._forward_part, W, b, x[s], out[s]) for p, s in enumerate(parts)])
-        self.cache = caches[0] if len(parts) == 1 else {"x_shape": x.shape, "parts": list(zip(parts, caches))}
+        halves = self._halves(x.shape)
+        if len(halves) == 2 and parallel_threads() >= 2:  # two parts side by side, each summing its own half
+            tasks = [partial(self._part(p)._forward_part, W, b, x[s], out[s], [slice(None)])
+                     for p, s in enumerate(halves)]
+            parts = halves
+        else:  # one part: the whole batch, with a gradient sum per half
+            tasks, parts = [partial(self._forward_part, W, b, x, out, halves)], [slice(0, N)]
+        self.cache = {"x_shape": x.shape, "parts": list(zip(parts, run_parts(tasks)))}
         return self._remember(out)
 
-    def _forward_part(self, W, b, x, out):
-        """x (n, C, H, W) -> out (n, F, H_out, W_out), written in place; -> what backward needs of this part."""
+    def _forward_part(self, W, b, x, out, sums):
+        """x (n, C, H, W) -> out (n, F, H_out, W_out), written in place; -> what backward needs of this part.
+        sums: the sample ranges of x whose gradients backward sums separately (then adds)."""
         N, F, H_out, W_out = out.shape
         cols, xp, width = self._columns(x, None)  # (C·KH·KW, n·H_out·width)
         z = self._correlate(W, cols, N, H_out, W_out, width)
         np.add(z, b[:, None, None], out=out)  # + b, written straight into NCHW order
-        return {"x_shape": x.shape, "xp_shape": xp.shape, "cols": cols, "xp": xp, "width": width}
+        per_sample = H_out * width  # columns of cols per sample
+        sums = [slice(s.indices(N)[0] * per_sample, s.indices(N)[1] * per_sample) for s in sums]
+        return {"x_shape": x.shape, "xp_shape": xp.shape, "cols": cols, "xp": xp, "width": width, "sums": sums}
 
     def backward(self, dout):
         """dout: (N, F, H_out, W_out) -> dx: (N, C, H, W); fills grads["W"] (F, C, KH, KW) and grads["b"] (F,)."""
@@ -298,30 +314,33 @@ class Conv2D(Layer):
 
     def _backward(self, dout, input_grad):
         cache, dout = self._check_dout(dout)
-        parts = cache.get("parts") or [(slice(None), cache)]  # one part, or after forward_naive
+        parts = cache.get("parts") or [(slice(None), cache)]  # forward_naive keeps one cache, without parts
         dx = self._returned("dx", cache["x_shape"], dout.dtype) if input_grad else None  # the caller's own array
         W = self.params["W"]
-        # without dx a part is one short product and two copies: side by side, waking the second thread and
-        # handing Python's lock back and forth cost more than they saved (one-conv-layer net: 257 -> 384 µs)
-        grads = run_parts([partial(self._part(p)._backward_part, W, dout[s], c, None if dx is None else dx[s])
+        # without dx a part is one short product and a copy: side by side, waking the second thread and handing
+        # Python's lock back and forth cost more than they saved (one-conv-layer net: 268 -> 376 µs), so not then
+        parts = run_parts([partial(self._part(p)._backward_part, W, dout[s], c, None if dx is None else dx[s])
                            for p, (s, c) in enumerate(parts)], side_by_side=input_grad)
-        dW, db = grads[0]
-        for part_dW, part_db in grads[1:]:  # in part order, whatever order the parts ended in
-            dW, db = dW + part_dW, db + part_db
+        halves = [half for part in parts for half in part]  # (∂C/∂W, ∂C/∂b) summed over each half, in batch order
+        dW, db = halves[0]
+        for half_dW, half_db in halves[1:]:
+            dW, db = dW + half_dW, db + half_db
         self.grads = {"W": dW.reshape(W.shape), "b": db}
         return dx
 
     def _backward_part(self, W, dout, cache, dx):
-        """One part: dout (n, F, H_out, W_out) -> (∂C/∂W as (F, C·KH·KW), ∂C/∂b (F,)) summed over its samples;
-        writes its ∂C/∂x (n, C, H, W) into dx unless dx is None."""
+        """One part: dout (n, F, H_out, W_out) -> [(∂C/∂W as (F, C·KH·KW), ∂C/∂b (F,)) summed over each range of
+        cache["sums"]]; writes the part's ∂C/∂x (n, C, H, W) into dx unless dx is None."""
         N, F, H_out, W_out = dout.shape
         if "cols" not in cache:  # forward_naive ran: build the columns now
             cache["cols"], _, cache["width"] = self._columns(None, cache["xp"])
+            cache["sums"] = [slice(None)]
         delta = self._delta_columns(dout, H_out, cache["width"])  # (F, n·H_out·width)
-        grads = self._weight_grad(cache["cols"], delta), delta.sum(axis=1)
+        cols = cache["cols"]
+        sums = [(self._weight_grad(cols[:, s], delta[:, s]), delta[:, s].sum(axis=1)) for s in cache["sums"]]
         if dx is not None:  # the scatter ends in a view of a workspace: copied into the caller's array
             np.copyto(dx, self._scatter_back(W, delta, cache["xp_shape"], cache["x_shape"], H_out, W_out))
-        return grads
+        return sums
 
     def _weight_grad(self, cols, delta):
         """cols (C·KH·KW, P), δ (F, P) -> ∂C/∂W as (F, C·KH·KW).
@@ -367,8 +386,7 @@ class Conv2D(Layer):
         calls this with its x as δ, the rows and columns that its output_padding adds.
         """
         N, F, h, w = dout.shape
-        delta = self._workspace("delta", (F, N, H_out, width), dout.dtype)
-        _place(delta, dout.transpose(1, 0, 2, 3), 0, 0)
+        delta = self._padded("delta", (F, N, H_out, width), dout.transpose(1, 0, 2, 3), 0, 0)
         return delta.reshape(F, -1)
 
     def _scatter_back(self, W, delta, xp_shape, x_shape, H_out, W_out):
