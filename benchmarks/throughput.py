@@ -12,7 +12,8 @@ allocator's state, caches), and glibc's allocator behaves differently once a pro
 every measurement is a fresh ``python throughput.py --worker LIB ...`` that loads the batches from .npy files
 (never freeing a large block first), warms up, and keeps the best of a few timed passes. Each round runs every
 combination of network x threads (1, 2) x allocator (glibc's default, and tuned with MALLOC_MMAP_THRESHOLD_ and
-MALLOC_TRIM_THRESHOLD_) x library, alternating which library goes first. Reported: the median over rounds of the
+MALLOC_TRIM_THRESHOLD_) x library, alternating which library goes first, then cnnlib's 1-thread run once more:
+two identical measurements show how much any one ratio moves by chance. Reported: the median over rounds of the
 paired ratios.
 
 Targets, default allocator: cnnlib >= 1.0x PyTorch on the one-conv-layer net and >= 0.8x on LeNet-5 with
@@ -176,6 +177,11 @@ def main(argv=None):
                             res = run_worker(lib, net, t, alloc, args, data_dir)
                             results.setdefault((net, t, alloc, lib), []).append(res["wall"])
                             cpu_results.setdefault((net, t, alloc, lib), []).append(res["cpu"])
+                if "cnnlib" in libs and 1 in threads:
+                    # the same configuration once more, in its own fresh process: how far two identical
+                    # measurements differ (the noise that any ratio above carries)
+                    res = run_worker("cnnlib", net, 1, allocators[0], args, data_dir)
+                    results.setdefault((net, 1, allocators[0], "cnnlib", "again"), []).append(res["wall"])
             print(f"round {r + 1}/{args.rounds} done in {time.perf_counter() - start:.0f} s, load average {load()}",
                   flush=True)
     if args.json:
@@ -212,8 +218,14 @@ def report(results, cpu_results, nets, threads, allocators, libs):
                 a = allocators[0]
                 m, lo, hi = median_ratio({t: results[(net, t, a, lib)] for t in (1, 2)}, 2, 1)
                 verdict = "ok" if m >= 1.0 else "NOT ok"
-                print(f"  {net}, {lib}, {a} allocator: 2 threads / 1 thread {m:.2f}x ({lo:.2f}-{hi:.2f})"
+                print(f"  {net}, {lib}, {a} allocator: 2 threads / 1 thread {m:.3f}x ({lo:.2f}-{hi:.2f})"
                       + (f"  [>= 1.0: {verdict}]" if lib == "cnnlib" else ""))
+            again = results.get((net, 1, allocators[0], lib, "again"))
+            if again:
+                m, lo, hi = median_ratio({"again": again, "first": results[(net, 1, allocators[0], lib)]},
+                                         "again", "first")
+                print(f"  {net}, {lib}, {allocators[0]} allocator: 1 thread measured twice, second / first "
+                      f"{m:.3f}x ({lo:.2f}-{hi:.2f})  [the noise of one ratio]")
         if len(libs) == 2 and 1 in threads:
             a = allocators[0]
             m, _, _ = median_ratio({lib: results[(net, 1, a, lib)] for lib in libs}, *libs)

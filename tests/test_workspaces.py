@@ -10,7 +10,7 @@ import pytest
 
 from cnnlib import layers
 from cnnlib.model import Sequential
-from cnnlib.threads import blas_threads, threads_for
+from cnnlib.threads import ONE_THREAD_FLOPS, blas_threads, threads_for
 
 LAYERS = [
     ("conv stride 1", lambda rng: layers.Conv2D(2, 3, 3, rng=rng), (3, 2, 7, 6)),
@@ -132,11 +132,19 @@ def test_blas_threads_restores_the_pool_size():
     threadpoolctl = pytest.importorskip("threadpoolctl")
     with threadpoolctl.threadpool_limits(2, user_api="blas"):
         before = [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
-        with blas_threads(1e3):
+        with blas_threads(2e6):  # a conv-sized product: one thread
             inside = [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
         after = [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
     assert after == before
     assert all(n == 1 for n in inside)
+
+
+def test_blas_threads_leaves_the_pool_alone_for_a_tiny_product():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    with threadpoolctl.threadpool_limits(2, user_api="blas"):
+        with blas_threads(ONE_THREAD_FLOPS - 1):
+            inside = [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+    assert all(n == 2 for n in inside)
 
 
 def test_an_output_the_caller_dropped_is_reused_and_one_it_still_holds_is_not():
