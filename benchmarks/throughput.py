@@ -182,6 +182,7 @@ def main(argv=None):
                     # measurements differ (the noise that any ratio above carries)
                     res = run_worker("cnnlib", net, 1, allocators[0], args, data_dir)
                     results.setdefault((net, 1, allocators[0], "cnnlib", "again"), []).append(res["wall"])
+                    cpu_results.setdefault((net, 1, allocators[0], "cnnlib", "again"), []).append(res["cpu"])
             print(f"round {r + 1}/{args.rounds} done in {time.perf_counter() - start:.0f} s, load average {load()}",
                   flush=True)
     if args.json:
