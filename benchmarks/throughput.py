@@ -1,6 +1,6 @@
 """Training throughput, measured cold: cnnlib vs PyTorch CPU, each run in its own fresh process.
 
-    python benchmarks/throughput.py                        # from the repository root (about 3 minutes)
+    python benchmarks/throughput.py                        # from the repository root (about 4 minutes)
     python benchmarks/throughput.py --rounds 9 --batches 40
 
 Both libraries train the same nets (the one-conv-layer net and a LeNet-5-style net, benchmarks/_common.py) from the same
@@ -132,7 +132,10 @@ def load():
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=5, help="rounds of fresh workers (default 5)")
+    parser.add_argument("--rounds", type=int, default=7, help="rounds of fresh workers (default 7)")
+    parser.add_argument("--warmup-rounds", type=int, default=1,
+                        help="rounds run first and not counted (default 1): the first round on a machine that was idle "
+                             "ran slower than the rest, for both libraries")
     parser.add_argument("--batches", type=int, default=20, help="batches per timed pass (default 20)")
     parser.add_argument("--passes", type=int, default=5, help="timed passes per worker, the best kept (default 5)")
     parser.add_argument("--warmup", type=int, default=5, help="untimed batches per worker first (default 5)")
@@ -163,10 +166,14 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as data_dir:
         source = save_batches(data_dir, args.batches, args.batch_size)
         print(f"data: {source}; float32, batch {args.batch_size}, SGD lr {LR} momentum {MOMENTUM}; "
-              f"{args.rounds} rounds; each worker a fresh process: {args.warmup} warm-up batches, then the best "
-              f"of {args.passes} passes over {args.batches} batches\n")
-        for r in range(args.rounds):
+              f"{args.warmup_rounds} warm-up round(s) not counted, then {args.rounds} rounds; each worker a fresh "
+              f"process: {args.warmup} warm-up batches, then the best of {args.passes} passes over {args.batches} "
+              f"batches\n")
+        for r in range(-args.warmup_rounds, args.rounds):
             start = time.perf_counter()
+            if r == 0:  # the warm-up rounds are not counted
+                results.clear()
+                cpu_results.clear()
             k = 0
             for net in nets:
                 for t in threads:
@@ -183,8 +190,8 @@ def main(argv=None):
                     res = run_worker("cnnlib", net, 1, allocators[0], args, data_dir)
                     results.setdefault((net, 1, allocators[0], "cnnlib", "again"), []).append(res["wall"])
                     cpu_results.setdefault((net, 1, allocators[0], "cnnlib", "again"), []).append(res["cpu"])
-            print(f"round {r + 1}/{args.rounds} done in {time.perf_counter() - start:.0f} s, load average {load()}",
-                  flush=True)
+            name = f"round {r + 1}/{args.rounds}" if r >= 0 else "warm-up round (not counted)"
+            print(f"{name} done in {time.perf_counter() - start:.0f} s, load average {load()}", flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps({" | ".join(map(str, k)): {"wall": v, "cpu": cpu_results[k]}
                                                for k, v in results.items()}, indent=1))
