@@ -77,10 +77,11 @@ class _Limit:
         return False
 
 
-# Below this many flops cnnlib leaves the pool alone: a BLAS runs such a product on one thread by itself (OpenBLAS
-# splits a GEMM only from 2 x 65,536 x 4 multiply-adds; measured here, Dense(432, 10) at batch 64, 5.5e5 flops, takes
-# 9.1 µs with a pool of 1 or of 2), and switching the pool's size costs about 2.4 µs.
-ONE_THREAD_FLOPS = 2 ** 20
+# Below this many flops cnnlib leaves the pool alone: OpenBLAS multiplies such small matrices (up to about a million
+# multiply-adds) with kernels that run on one thread whatever the pool's size. Measured here: products of 7.7e5 to
+# 8e5 multiply-adds (the slices of the conv layers' products, Dense(432, 10) at batch 64) take the same time with a
+# pool of 1 or of 2, and one of 1.5e6 is already faster with 2. Switching the pool's size costs about 2.4 µs.
+ONE_THREAD_FLOPS = 2e6
 
 _UNCHANGED = nullcontext()
 

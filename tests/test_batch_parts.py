@@ -216,3 +216,30 @@ def test_blas_uses_one_thread_per_part_while_two_parts_run():
         run_parts([lambda: seen.append(blas_sizes())] * 2)
         assert blas_sizes() == [2] * len(blas_sizes())
     assert all(n == 1 for sizes in seen for n in sizes)
+
+
+def test_a_small_net_never_switches_the_pool_size():
+    """The one-conv-layer net's products are all below a million multiply-adds (its conv layer's in slices), which
+    BLAS runs on one thread by itself: with 2 threads allowed, a training step runs exactly as on one, without
+    switching the pool's size (each switch costs microseconds, and the net trained 1 % slower with them)."""
+    from cnnlib import threads
+    from cnnlib.model import Sequential
+
+    rng = np.random.default_rng(0)
+    net = Sequential(layers.Conv2D(1, 3, 5, rng=rng, dtype=np.float32), layers.ReLU(), layers.MaxPool2D(2),
+                     layers.Flatten(), layers.Dense(3 * 12 * 12, 10, rng=rng, dtype=np.float32))
+    x = rng.random((64, 1, 28, 28), dtype=np.float32)
+    switches = []
+    libs = threads._blas()
+    with threadpoolctl.threadpool_limits(2, user_api="blas"):
+        originals = [lib.set_num_threads for lib in libs]
+        for lib in libs:
+            lib.set_num_threads = lambda n, _orig=lib.set_num_threads: (switches.append(n), _orig(n))[1]
+        try:
+            net.backward(np.ones_like(net.forward(x)), input_grad=False)
+            assert switches == []
+            layers.Dense(400, 120, rng=rng, dtype=np.float32).forward(x.reshape(-1, 784)[:, :400])  # 3e6: switches
+            assert switches == [1] * len(libs) + [2] * len(libs)
+        finally:
+            for lib, orig in zip(libs, originals):
+                lib.set_num_threads = orig

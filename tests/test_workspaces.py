@@ -132,7 +132,7 @@ def test_blas_threads_restores_the_pool_size():
     threadpoolctl = pytest.importorskip("threadpoolctl")
     with threadpoolctl.threadpool_limits(2, user_api="blas"):
         before = [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
-        with blas_threads(2e6):  # a conv-sized product: one thread
+        with blas_threads(5e6):  # a product of 2.5e6 multiply-adds: one thread
             inside = [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
         after = [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
     assert after == before

@@ -39,6 +39,11 @@ def _column_slices(P, FK, min_width):
     return [slice(i, min(i + width, P)) for i in range(0, P, width)]
 
 
+def _widest(slices):
+    """The number of columns in the widest of these slices (each a slice(start, stop) with both ends given)."""
+    return max(s.stop - s.start for s in slices)
+
+
 class Conv2D(Layer):
     """2-D convolution layer. Like every deep-learning framework, it computes a cross-correlation.
 
@@ -357,8 +362,9 @@ class Conv2D(Layer):
                 return delta @ cols.T
         K, P = cols.shape
         dWt, part = np.zeros((K, delta.shape[0]), dtype=cols.dtype), None  # (C·KH·KW, F)
-        with blas_threads(2 * delta.size * K):
-            for s in _column_slices(P, dWt.size, min_width=2048):
+        slices = _column_slices(P, dWt.size, min_width=2048)
+        with blas_threads(2 * dWt.size * _widest(slices)):  # threads for one product: they run one at a time
+            for s in slices:
                 part = np.matmul(cols[:, s], delta[:, s].T, out=part)
                 dWt += part
         return dWt.T
@@ -375,8 +381,9 @@ class Conv2D(Layer):
         F, (K, P) = W.shape[0], cols.shape
         Wm = W.reshape(F, K)
         z = self._workspace("z", (F, P), cols.dtype)  # (F, N·H_out·width)
-        with blas_threads(2 * z.size * K):
-            for s in _column_slices(P, F * K, min_width=128):  # one slice unless the layer has few weights
+        slices = _column_slices(P, F * K, min_width=128)  # one slice unless the layer has few weights
+        with blas_threads(2 * F * K * _widest(slices)):  # threads for one product: they run one at a time
+            for s in slices:
                 np.matmul(Wm, cols[:, s], out=z[:, s])
         return z.reshape(F, N, H_out, width)[..., :W_out].transpose(1, 0, 2, 3)
 
