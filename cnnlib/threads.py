@@ -1,19 +1,23 @@
-"""How many threads cnnlib's work gets: BLAS threads per matrix product, and batch parts run side by side.
+"""How many threads cnnlib's work gets. Two cores help only where there is enough work to share:
 
-A BLAS thread pool splits every product over all its threads. For the small GEMMs of an MNIST net (a few
-million multiply-adds) waking a second thread and waiting for it costs more than the product itself, so two
-cores made cnnlib slower than one. The layers therefore run each product inside ``blas_threads(flops)``:
+- Matrix products. A BLAS pool may split a product over its threads. OpenBLAS multiplies small matrices (up to
+  about a million multiply-adds) on one thread whatever the pool's size, and cnnlib's conv layers compute in slices
+  of that size (SLICE_MULTIPLY_ADDS in cnnlib/layers/conv.py), so for them cnnlib leaves the pool alone. A larger
+  product runs inside ``blas_threads(flops)``, which allows
 
-    threads = min(the pool's current size, max(1, flops // FLOPS_PER_THREAD))
+      threads = min(the pool's current size, max(1, flops // FLOPS_PER_THREAD))
 
-Most of a small convolution layer's time is not in products at all but in copies (im2col, col2im) that NumPy runs
-on one core. What does use a second core is splitting the batch: ``run_parts(tasks)`` runs the layer's work on the
-first and the second half of the batch at the same time, each half on one thread (NumPy and BLAS release Python's
-lock while they work), with BLAS set to one thread per part for the duration.
+  because waking a second thread for a few million multiply-adds costs more than it saves.
+- Copies: im2col, col2im, the bias add. NumPy runs them on one core, and they take most of a conv layer's time. A
+  large float32 conv layer therefore works on the two halves of the batch side by side: ``run_parts(tasks)`` runs
+  them on two threads (NumPy and BLAS release Python's lock while they work), with BLAS on one thread per half.
+  Waking the second thread and handing Python's lock between the two costs 50-100 µs per layer call on the 2-core VM
+  cnnlib is tuned on, so only layers with enough work do it (PART_MIN_MULTIPLY_ADDS in cnnlib/layers/conv.py).
 
 The pool's current size is whatever the user chose (OPENBLAS_NUM_THREADS, ``threadpoolctl.threadpool_limits``);
 cnnlib only ever lowers it, for the duration of one product or one set of parts, and puts it back. The controller
-is found once (``threadpoolctl.ThreadpoolController``, about 0.5 s) and cached.
+is found once (``threadpoolctl.ThreadpoolController``, about 0.5 s) and cached. On a machine whose other core is
+busy a second thread can only wait for it: set OPENBLAS_NUM_THREADS=1 there, and cnnlib uses one.
 """
 
 import threading
@@ -22,12 +26,9 @@ from contextlib import nullcontext
 
 __all__ = ["FLOPS_PER_THREAD", "ONE_THREAD_FLOPS", "blas_threads", "threads_for", "parallel_threads", "run_parts"]
 
-# Flops (2·M·N·K) each thread must get before a second one is woken. Measured on a quiet 2-core AMD EPYC (training
-# at batch 64, float32, with 2 BLAS threads allowed): at 1e7, the products of LeNet-5's second conv layer (4.3e7
-# flops each) take the second thread, and LeNet-5 trained 4-10 % faster than on one thread; the smaller products
-# (its first conv layer, 1.7e7; the one-conv-layer net, at most 6.5e6; the dense layers) stay on one. Lower
-# thresholds, which also split those, gained nothing reliable. On a machine whose other core is busy, a second
-# thread can only wait for it: set OPENBLAS_NUM_THREADS=1 (or threadpoolctl) there, and cnnlib never raises it.
+# Flops (2·M·N·K) each thread must get before a second one is woken, for a product above the small-matrix size
+# (a dense layer's, a conv layer's unsliced products, float64). Chosen on a quiet 2-core AMD EPYC, training LeNet-5 at
+# batch 64 in float32: lower thresholds gained nothing reliable over a whole training step.
 FLOPS_PER_THREAD = 1e7
 
 _controllers = None
