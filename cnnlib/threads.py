@@ -1,13 +1,12 @@
 """How many threads cnnlib's work gets. Two cores help only where there is enough work to share:
 
-- Matrix products. A BLAS pool may split a product over its threads. OpenBLAS multiplies small matrices (up to
-  about a million multiply-adds) on one thread whatever the pool's size, and cnnlib's conv layers compute in slices
-  of that size (SLICE_MULTIPLY_ADDS in cnnlib/layers/conv.py), so for them cnnlib leaves the pool alone. A larger
-  product runs inside ``blas_threads(flops)``, which allows
+- Matrix products. A BLAS pool may split a product over its threads. Each product (each slice, where a conv layer
+  computes one in slices) runs inside ``blas_threads(flops)``, which allows
 
       threads = min(the pool's current size, max(1, flops // FLOPS_PER_THREAD))
 
-  because waking a second thread for a few million multiply-adds costs more than it saves.
+  because waking a second thread for a few million multiply-adds costs more than it saves. Only the tiniest
+  products (ONE_THREAD_FLOPS), which BLAS never splits, run without touching the pool.
 - Copies: im2col, col2im, the bias add. NumPy runs them on one core, and they take most of a conv layer's time. A
   large float32 conv layer therefore works on the two halves of the batch side by side: ``run_parts(tasks)`` runs
   them on two threads (NumPy and BLAS release Python's lock while they work), with BLAS on one thread per half.
@@ -78,11 +77,12 @@ class _Limit:
         return False
 
 
-# Below this many flops cnnlib leaves the pool alone: OpenBLAS multiplies such small matrices (up to about a million
-# multiply-adds) with kernels that run on one thread whatever the pool's size. Measured here: products of 7.7e5 to
-# 8e5 multiply-adds (the slices of the conv layers' products, Dense(432, 10) at batch 64) take the same time with a
-# pool of 1 or of 2, and one of 1.5e6 is already faster with 2. Switching the pool's size costs about 2.4 µs.
-ONE_THREAD_FLOPS = 2e6
+# Below this many flops (M·N·K below 2^19) cnnlib leaves the pool alone: OpenBLAS runs such a product on one thread
+# whatever the pool's size (Dense(432, 10) at batch 64, 5.5e5 flops, took 9.1 µs with a pool of 1 or of 2), and
+# switching the pool's size costs about 2.4 µs. Not much above it OpenBLAS may split a product, and that costs more
+# than time: left alone, Dense(120, 84) at batch 64 (1.3e6 flops) made LeNet-5 on 2 threads train at 8,300 samples/s
+# instead of 11,000, the BLAS threads it woke competing with the conv layers' halves for the second core.
+ONE_THREAD_FLOPS = 2 ** 20
 
 _UNCHANGED = nullcontext()
 
