@@ -242,3 +242,30 @@ def test_tiny_products_leave_the_pool_alone_and_larger_ones_run_on_one_thread():
         finally:
             for lib, orig in zip(libs, originals):
                 lib.set_num_threads = orig
+
+
+def test_a_small_net_never_switches_the_pool_size():
+    """The one-conv-layer net's products are its conv layer's slices (small-matrix products, which BLAS runs on one
+    thread by itself) and one tiny dense product: with 2 threads allowed, a training step runs exactly as on one,
+    without switching the pool's size."""
+    from cnnlib import threads
+    from cnnlib.model import Sequential
+
+    rng = np.random.default_rng(0)
+    net = Sequential(layers.Conv2D(1, 3, 5, rng=rng, dtype=np.float32), layers.ReLU(), layers.MaxPool2D(2),
+                     layers.Flatten(), layers.Dense(3 * 12 * 12, 10, rng=rng, dtype=np.float32))
+    x = rng.random((64, 1, 28, 28), dtype=np.float32)
+    switches = []
+    libs = threads._blas()
+    if not libs:
+        pytest.skip("no BLAS that threadpoolctl can control")
+    with threadpoolctl.threadpool_limits(2, user_api="blas"):
+        originals = [lib.set_num_threads for lib in libs]
+        for lib in libs:
+            lib.set_num_threads = lambda n, _orig=lib.set_num_threads: (switches.append(n), _orig(n))[1]
+        try:
+            net.backward(np.ones_like(net.forward(x)), input_grad=False)
+        finally:
+            for lib, orig in zip(libs, originals):
+                lib.set_num_threads = orig
+    assert switches == []
