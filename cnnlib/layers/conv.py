@@ -26,8 +26,8 @@ SLICE_ALIGN = 64
 # halves of the batch side by side when two threads are allowed (see "the two halves of the batch" below). Waking a
 # second thread and handing Python's lock between the two costs about 50-100 µs per layer call on the 2-core VM
 # cnnlib is tuned on, so each half needs a few hundred µs of work. At batch 64 LeNet-5's conv layers have 8.6e6
-# and 2.2e7 multiply-adds: LeNet-5 trained 1.27x as fast on 2 threads as on 1. The one-conv-layer net's layer has
-# 3.2e6: in halves it trained no faster on 2 threads, so it stays whole.
+# and 2.2e7 multiply-adds: LeNet-5 trained 1.18x as fast on 2 threads as on 1 (benchmarks/throughput.py). The
+# one-conv-layer net's layer has 3.2e6: in halves it trained no faster on 2 threads, so it stays whole.
 PART_MIN_MULTIPLY_ADDS = 8e6
 
 
