@@ -1,12 +1,13 @@
 """How many threads cnnlib's work gets. Two cores help only where there is enough work to share:
 
-- Matrix products. A BLAS pool may split a product over its threads. Each product (each slice, where a conv layer
-  computes one in slices) runs inside ``blas_threads(flops)``, which allows
+- Matrix products. A BLAS pool may split a product over its threads. A product runs inside
+  ``blas_threads(flops)``, which allows
 
       threads = min(the pool's current size, max(1, flops // FLOPS_PER_THREAD))
 
-  because waking a second thread for a few million multiply-adds costs more than it saves. Only the tiniest
-  products (ONE_THREAD_FLOPS), which BLAS never splits, run without touching the pool.
+  because waking a second thread for a few million multiply-adds costs more than it saves. Two kinds of product
+  leave the pool alone, since switching its size costs time too: the tiniest (ONE_THREAD_FLOPS), and a conv layer's
+  products when it computes them in slices of small-matrix size (``_slice_threads`` in cnnlib/layers/conv.py).
 - Copies: im2col, col2im, the bias add. NumPy runs them on one core, and they take most of a conv layer's time. A
   large float32 conv layer therefore works on the two halves of the batch side by side: ``run_parts(tasks)`` runs
   them on two threads (NumPy and BLAS release Python's lock while they work), with BLAS on one thread per half.
@@ -53,7 +54,7 @@ def threads_for(flops, available):
 
 class _Limit:
     """Context manager: each BLAS library uses ``wanted(its current size)`` threads inside, its size is restored
-    after. A plain class rather than @contextmanager: it runs around every product, and costs half as much."""
+    after. A plain class rather than @contextmanager, which took 3.4 µs instead of 2.4 for a switch and back."""
 
     __slots__ = ("wanted", "changed")
 
@@ -79,9 +80,9 @@ class _Limit:
 
 # Below this many flops (M·N·K below 2^19) cnnlib leaves the pool alone: OpenBLAS runs such a product on one thread
 # whatever the pool's size (Dense(432, 10) at batch 64, 5.5e5 flops, took 9.1 µs with a pool of 1 or of 2), and
-# switching the pool's size costs about 2.4 µs. Not much above it OpenBLAS may split a product, and that costs more
-# than time: left alone, Dense(120, 84) at batch 64 (1.3e6 flops) made LeNet-5 on 2 threads train at 8,300 samples/s
-# instead of 11,000, the BLAS threads it woke competing with the conv layers' halves for the second core.
+# switching the pool's size costs about 2.4 µs. Not much above it, leaving the pool alone cost far more than that:
+# with Dense(120, 84) at batch 64 (1.3e6 flops) left alone, LeNet-5 on 2 threads trained at 8,300 samples/s instead
+# of 11,000 (presumably BLAS threads woken for it took the second core from the conv layers' halves).
 ONE_THREAD_FLOPS = 2 ** 20
 
 _UNCHANGED = nullcontext()

@@ -42,9 +42,10 @@ def _column_slices(P, FK, min_width):
 
 def _slice_threads(FK, slices):
     """The BLAS threads for the products over these column slices (F·K = FK weights). Cut into slices, each product
-    is at most SLICE_MULTIPLY_ADDS, which OpenBLAS multiplies on one thread with its small-matrix kernels whatever
-    the pool's size: the pool is left alone (switching it costs more than the 2.4 µs a switch takes: on 2 threads,
-    the one-conv-layer net trained 1-3 % slower with a switch around each sliced run). One slice: blas_threads."""
+    has at most SLICE_MULTIPLY_ADDS, the size OpenBLAS multiplies with its small-matrix kernels; these slices took the
+    same time with a pool of 1 thread or 2, so the pool is left alone: with a switch to 1 thread and back around
+    each run of slices, the one-conv-layer net trained 1-3 % slower on 2 threads than on 1. One slice: blas_threads.
+    """
     if len(slices) > 1:
         return nullcontext()
     return blas_threads(2 * FK * (slices[0].stop - slices[0].start))
