@@ -266,3 +266,35 @@ def test_a_small_net_never_switches_the_pool_size():
     with pool_switches_on_two_threads() as switches:
         net.backward(np.ones_like(net.forward(x)), input_grad=False)
     assert switches == []
+
+
+def test_training_lenet5_gives_the_same_weights_on_one_thread_and_on_two():
+    """Three SGD steps of a LeNet-5-style net in float32 (both conv layers work in halves on two threads), from the
+    same weights on the same batches: every parameter ends with the same bits on 1 thread and on 2."""
+    from cnnlib import SGD, SoftmaxCrossEntropy
+    from cnnlib.model import Sequential
+
+    def lenet(rng):
+        f32 = np.float32
+        return Sequential(layers.Conv2D(1, 6, 5, padding=2, rng=rng, dtype=f32), layers.ReLU(), layers.MaxPool2D(2),
+                          layers.Conv2D(6, 16, 5, rng=rng, dtype=f32), layers.ReLU(), layers.MaxPool2D(2),
+                          layers.Flatten(), layers.Dense(400, 120, rng=rng, dtype=f32), layers.ReLU(),
+                          layers.Dense(120, 84, rng=rng, dtype=f32), layers.ReLU(), layers.Dense(84, 10, rng=rng, dtype=f32))
+
+    data = np.random.default_rng(1)
+    batches = [(data.random((64, 1, 28, 28), dtype=np.float32), data.integers(0, 10, 64)) for _ in range(3)]
+    trained = []
+    for threads in (1, 2):
+        net = lenet(np.random.default_rng(0))
+        loss, opt = SoftmaxCrossEntropy(), SGD(net, lr=0.05, momentum=0.9)
+        with threadpoolctl.threadpool_limits(threads, user_api="blas"):
+            for x, y in batches:
+                loss.forward(net.forward(x), y)
+                net.backward(loss.backward(), input_grad=False)
+                opt.step()
+        trained.append({name: p.copy() for name, p, _ in net.parameters()})
+    assert trained[0].keys() == trained[1].keys()
+    for name in trained[0]:
+        np.testing.assert_array_equal(trained[0][name], trained[1][name], err_msg=name)
+    first = lenet(np.random.default_rng(0))
+    assert not np.array_equal(first.layers[0].params["W"], trained[0]["0.W"])  # training did change the weights
