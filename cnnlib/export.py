@@ -9,17 +9,31 @@ figures embedded as PNG data. A widget's output carries a PNG of its starting fi
 and never a second copy. The pages use a higher-contrast palette for prompts and code (``ACCESSIBLE_CSS``) so that
 they meet WCAG 2.1 AA (tests/browser/test_export_accessibility.py runs axe-core on them). ``site/index.html``
 lists the notebooks in order, each with its title line. The source notebooks are never modified.
+
+The site works offline: its formulas are typeset by a copy of the MathJax that the jupyter-server-mathjax package
+installs, in ``site/mathjax/``, which the pages load by a relative path (the page template is
+``cnnlib/templates/cnnlib_offline``). With ``--pdf`` (the command's default) each page is also printed to
+``NN_topic.pdf`` by a headless Chromium driven by Playwright, after MathJax has typeset it: a handout to print.
 """
 
 import argparse
 import html
 import os
 import re
+import shutil
 import sys
 import time
 from pathlib import Path
 
-__all__ = ["ExportError", "export", "find_notebooks", "notebook_title", "plain_title", "static_widgets", "main"]
+__all__ = ["ExportError", "export", "find_notebooks", "notebook_title", "plain_title", "static_widgets",
+           "copy_mathjax", "find_chromium", "write_pdfs", "quiet_kernels", "main"]
+
+TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
+TEMPLATE = "cnnlib_offline"
+# jupyter-server-mathjax ships MathJax 2.7 with this one combined configuration, the HTML-CSS output and the STIX
+# web fonts; cnnlib_offline/index.html.j2 configures MathJax for exactly that
+MATHJAX_CONFIG = "TeX-AMS-MML_HTMLorMML-full,Safe"
+MATHJAX_DIR = "mathjax"
 
 NOTEBOOK_PATTERN = re.compile(r"^\d\d_.+\.ipynb$")
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
@@ -96,10 +110,26 @@ def _kernel_sees_this_cnnlib():
         os.environ["PYTHONPATH"] = os.pathsep.join([root] + parts)
 
 
+def quiet_kernels(client):
+    """Have the kernels that ``client`` (an nbclient/nbconvert ExecutePreprocessor) starts talk over channels
+    encrypted with CurveZMQ keys that the kernel manager hands out (jupyter_client >= 8.10, for a kernelspec that
+    declares support, as ipykernel's does), so ipykernel has no reason to print "Kernel is running over TCP without
+    encryption". Where that is not available, nothing changes. Returns ``client``."""
+    manager = client.kernel_manager_class
+    if "transport_encryption" not in manager.class_trait_names():
+        return client
+    try:
+        manager(transport_encryption="auto")  # refused when pyzmq was built without CurveZMQ
+    except Exception:  # noqa: BLE001 - any refusal means: leave the transport as it is
+        return client
+    client.config.KernelManager.transport_encryption = "auto"
+    return client
+
+
 def _execute(nb, path, timeout, kernel_name):
     from nbconvert.preprocessors import CellExecutionError, ExecutePreprocessor
 
-    ep = ExecutePreprocessor(timeout=timeout, kernel_name=kernel_name, store_widget_state=True)
+    ep = quiet_kernels(ExecutePreprocessor(timeout=timeout, kernel_name=kernel_name, store_widget_state=True))
     try:
         ep.preprocess(nb, {"metadata": {"path": str(path.parent)}})
     except CellExecutionError as exc:
@@ -155,6 +185,117 @@ def accessible(page, alts=None):
     return page
 
 
+def mathjax_source():
+    """The folder of the MathJax that the jupyter-server-mathjax package installs (it holds ``MathJax.js``)."""
+    try:
+        import jupyter_server_mathjax
+    except ImportError:
+        raise ExportError("the page formulas need MathJax from the jupyter-server-mathjax package, which is not "
+                          "installed: pip install jupyter-server-mathjax (it is a dependency of cnnlib)") from None
+    static = Path(jupyter_server_mathjax.__file__).resolve().parent / "static"
+    if not (static / "MathJax.js").is_file():
+        raise ExportError(f"jupyter-server-mathjax is installed but has no MathJax.js in {static}")
+    return static
+
+
+def copy_mathjax(out):
+    """Copy MathJax into ``out/mathjax`` (all but the translations of its menus other than English), where the
+    pages load it from by a relative path. Returns the folder."""
+    src, dest = mathjax_source(), Path(out) / MATHJAX_DIR
+
+    def skip(folder, names):
+        if Path(folder) == src / "localization":
+            return [n for n in names if n != "en"]
+        return [n for n in names if n == "__pycache__"]
+
+    shutil.copytree(src, dest, ignore=skip, dirs_exist_ok=True)
+    return dest
+
+
+def html_exporter(mathjax_url=f"{MATHJAX_DIR}/MathJax.js?config={MATHJAX_CONFIG}"):
+    """nbconvert's HTML exporter with cnnlib's page template, MathJax loaded from ``mathjax_url`` (by default the
+    copy beside the page that copy_mathjax makes)."""
+    from nbconvert import HTMLExporter
+
+    return HTMLExporter(template_name=TEMPLATE, extra_template_basedirs=[str(TEMPLATE_DIR)], mathjax_url=mathjax_url)
+
+
+def find_chromium():
+    """The Chromium (or Chrome) to print the handouts with: ``$CNNLIB_CHROMIUM`` if set, else the first of
+    chromium, chromium-browser, google-chrome on the PATH; None lets Playwright use a browser it installed."""
+    named = os.environ.get("CNNLIB_CHROMIUM")
+    if named:
+        if not Path(named).is_file():
+            raise ExportError(f"CNNLIB_CHROMIUM={named} is not a file")
+        return named
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def _only_local(route):
+    """Playwright route: the page may read files and inline data, and nothing from a network."""
+    if route.request.url.startswith(("file:", "data:", "blob:", "about:")):
+        route.continue_()
+    else:
+        route.abort()
+
+
+TYPESET = """() => new Promise(done => {
+    if (!window.MathJax || !MathJax.Hub) { done("MathJax did not load"); return; }
+    MathJax.Hub.Queue(() => done(document.querySelectorAll(".MathJax_Error, .MathJax .merror").length
+                                 ? "MathJax reported an error in a formula" : ""));
+})"""
+
+
+def write_pdfs(pages, log=print, timeout_s=120):
+    """Print each HTML page (a path in the exported site) to a PDF beside it, ``NN_topic.pdf``, with a headless
+    Chromium (find_chromium) driven by Playwright, in print layout, once MathJax has typeset every formula.
+    Nothing is fetched from a network. Returns the PDF paths; raises ExportError naming what is missing."""
+    try:
+        from playwright.sync_api import Error as PlaywrightError
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        raise ExportError("the PDF handouts need Playwright: pip install 'cnnlib[export]' (or playwright), "
+                          "or export with --no-pdf") from None
+    exe = find_chromium()
+    # Chromium refuses to start as root with its sandbox on; the pages are our own exported notebooks
+    args = ["--no-sandbox"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
+    written = []
+    with sync_playwright() as pw:
+        try:
+            browser = pw.chromium.launch(executable_path=exe, headless=True, args=args, timeout=timeout_s * 1000)
+        except PlaywrightError as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ExportError(f"no Chromium could be started for the PDF handouts ({exe or 'Playwright default'}: "
+                              f"{first}); install Debian's chromium (apt-get install chromium), set "
+                              "CNNLIB_CHROMIUM=/path/to/chromium, or export with --no-pdf") from None
+        try:
+            context = browser.new_context()
+            context.set_default_timeout(timeout_s * 1000)
+            context.route("**/*", _only_local)
+            for page_path in pages:
+                page_path = Path(page_path)
+                start = time.perf_counter()
+                tab = context.new_page()
+                tab.emulate_media(media="print")
+                tab.goto(page_path.resolve().as_uri(), wait_until="load")
+                problem = tab.evaluate(TYPESET)
+                if problem:
+                    raise ExportError(f"{page_path.name}: {problem}; no PDF written")
+                pdf = page_path.with_suffix(".pdf")
+                tab.pdf(path=str(pdf), format="A4", print_background=True,
+                        margin={"top": "12mm", "bottom": "12mm", "left": "10mm", "right": "10mm"})
+                tab.close()
+                written.append(pdf)
+                log(f"{page_path.name}: printed in {time.perf_counter() - start:.1f} s -> {pdf}")
+        finally:
+            browser.close()
+    return written
+
+
 def plain_title(title):
     """The title as plain text for the index, which has no MathJax: ``$\\hat y - y$`` becomes ``ŷ - y``."""
     title = re.sub(r"\\hat\s*(?:\{\s*(\w)\s*\}|(\w))", lambda m: (m.group(1) or m.group(2)) + "\u0302", title)
@@ -162,9 +303,14 @@ def plain_title(title):
     return title.replace("$", "")
 
 
-def _index_html(entries):
+def _index_html(entries, pdf=False):
+    def pdf_link(page):
+        name = Path(page).with_suffix(".pdf").name
+        return f' (<a href="{html.escape(name)}">PDF to print</a>)' if pdf else ""
+
     items = "\n".join(
-        f'  <li><a href="{html.escape(page)}">{html.escape(stem)}</a> — {html.escape(plain_title(title))}</li>'
+        f'  <li><a href="{html.escape(page)}">{html.escape(stem)}</a> — {html.escape(plain_title(title))}'
+        f'{pdf_link(page)}</li>'
         for stem, page, title in entries
     )
     return f"""<!DOCTYPE html>
@@ -189,14 +335,14 @@ def _index_html(entries):
 """
 
 
-def export(notebooks=None, out="site", execute=True, timeout=600, kernel_name="python3", log=print):
-    """Render ``notebooks`` (paths; default: the series in notebooks/) to HTML pages in ``out``, plus index.html.
+def export(notebooks=None, out="site", execute=True, timeout=600, kernel_name="python3", log=print, pdf=False):
+    """Render ``notebooks`` (paths; default: the series in notebooks/) to HTML pages in ``out``, plus index.html
+    and MathJax in ``out/mathjax``; with ``pdf=True`` also one PDF per page (write_pdfs).
 
     Returns the list of written page paths. Raises ExportError naming every notebook that failed (the pages of
     the others are still written).
     """
     import nbformat
-    from nbconvert import HTMLExporter
 
     paths = [Path(p) for p in notebooks] if notebooks else find_notebooks(_default_notebook_dir())
     if not paths:
@@ -205,7 +351,8 @@ def export(notebooks=None, out="site", execute=True, timeout=600, kernel_name="p
     out.mkdir(parents=True, exist_ok=True)
     if execute:
         _kernel_sees_this_cnnlib()
-    exporter = HTMLExporter(template_name="lab")
+    copy_mathjax(out)
+    exporter = html_exporter()
     written, entries, failures = [], [], []
     for k, path in enumerate(paths, 1):
         start = time.perf_counter()
@@ -232,9 +379,15 @@ def export(notebooks=None, out="site", execute=True, timeout=600, kernel_name="p
         entries.append((path.stem, page.name, title))
         what = "executed and exported" if execute else "exported"
         log(f"{tag}: {what} in {time.perf_counter() - start:.1f} s -> {page}")
+    if pdf and written:
+        try:
+            write_pdfs(written, log=log)
+        except ExportError as exc:
+            failures.append(f"PDF handouts: {exc}")
+            pdf = False
     index = out / "index.html"
-    index.write_text(_index_html(entries), encoding="utf-8")
-    log(f"Wrote {len(written)} page(s) and {index.resolve()}")
+    index.write_text(_index_html(entries, pdf=pdf), encoding="utf-8")
+    log(f"Wrote {len(written)} page(s){' and their PDFs' if pdf else ''} and {index.resolve()}")
     if failures:
         raise ExportError(f"{len(failures)} notebook(s) failed:\n\n" + "\n\n".join(failures))
     return written
@@ -247,9 +400,12 @@ def main(argv=None):
     parser.add_argument("--execute", action=argparse.BooleanOptionalAction, default=True,
                         help="run each notebook in a fresh kernel first (default); --no-execute keeps saved outputs")
     parser.add_argument("--timeout", type=int, default=600, help="seconds allowed per cell (default: 600)")
+    parser.add_argument("--pdf", action=argparse.BooleanOptionalAction, default=True,
+                        help="also print each page to NN_topic.pdf with a headless Chromium (default); --no-pdf "
+                             "writes the HTML only")
     args = parser.parse_args(argv)
     try:
-        export(args.notebooks or None, out=args.out, execute=args.execute, timeout=args.timeout)
+        export(args.notebooks or None, out=args.out, execute=args.execute, timeout=args.timeout, pdf=args.pdf)
     except ExportError as exc:
         print(f"export failed: {exc}", file=sys.stderr)
         return 1

@@ -139,3 +139,40 @@ def test_index_titles_are_plain_text():
     assert ex.plain_title(r"why the gradient is $\hat y - y$") == "why the gradient is y\u0302 - y"
     assert ex.plain_title(r"$\hat{y}$ and $\alpha$") == "y\u0302 and alpha"
     assert ex.plain_title("Convolution vs correlation") == "Convolution vs correlation"
+
+
+def test_pages_load_mathjax_copied_beside_them(series, tmp_path):
+    import jupyter_server_mathjax
+    from pathlib import Path
+
+    out = tmp_path / "site"
+    ex.export(series, out=out, execute=False, log=lambda _: None)
+    page = (out / "02_second.html").read_text()
+    srcs = re.findall(r'<script[^>]*\ssrc="([^"]+)"', page)
+    assert srcs == [f"mathjax/MathJax.js?config={ex.MATHJAX_CONFIG}"]  # no CDN, no require.js without widgets
+    shipped = Path(jupyter_server_mathjax.__file__).parent / "static" / "MathJax.js"
+    assert (out / "mathjax" / "MathJax.js").read_bytes() == shipped.read_bytes()
+
+
+def test_a_page_with_widget_state_still_gets_require_js(series, tmp_path):
+    out = tmp_path / "site"
+    ex.export(series[:1], out=out, execute=True, log=lambda _: None)
+    page = (out / "01_first.html").read_text()
+    assert "require.min.js" in page  # the widget manager that draws the saved state is an AMD module
+
+
+def test_kernels_get_encrypted_channels_so_ipykernel_stays_quiet(tmp_path, capfd):
+    path = write(tmp_path / "01_quiet.ipynb", [new_code_cell("6 * 7")])
+    ex.export([path], out=tmp_path / "site", execute=True, log=lambda _: None)
+    err = capfd.readouterr().err  # the kernel inherits our stderr
+    assert "without encryption" not in err
+    assert "42" in (tmp_path / "site" / "01_quiet.html").read_text()
+
+
+def test_without_chromium_the_pdf_step_says_what_to_install(series, tmp_path, monkeypatch):
+    monkeypatch.setenv("CNNLIB_CHROMIUM", str(tmp_path / "no-such-browser"))
+    out = tmp_path / "site"
+    with pytest.raises(ex.ExportError, match=r"(?s)PDF handouts.*CNNLIB_CHROMIUM=.*no-such-browser"):
+        ex.export(series, out=out, execute=False, pdf=True, log=lambda _: None)
+    assert (out / "02_second.html").exists()  # the pages are written all the same
+    assert "PDF" not in (out / "index.html").read_text()
