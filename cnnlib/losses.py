@@ -49,10 +49,7 @@ class SoftmaxCrossEntropy:
         N, K = logits.shape
         if N == 0:
             raise ValueError(f"SoftmaxCrossEntropy got an empty batch: logits have shape {logits.shape}")
-        if np.isnan(logits).any():
-            bad = np.argwhere(np.isnan(logits))[0]
-            raise ValueError(f"SoftmaxCrossEntropy got NaN logits (first at row {bad[0]}, column {bad[1]}); "
-                             "the network diverged: try a lower learning rate")
+        _check_finite("SoftmaxCrossEntropy", "logits", logits)
         labels = _check_labels(labels, N, K)
         log_p = log_softmax(logits)
         self.cache = {"p": np.exp(log_p), "labels": labels}
@@ -75,6 +72,21 @@ class SoftmaxCrossEntropy:
         dlogits = p.copy()
         dlogits[np.arange(len(labels)), labels] -= 1
         return dlogits / len(labels)
+
+
+def _check_finite(owner, what, values, diverged=True):
+    """ValueError if ``values`` holds NaN or ±inf: a loss of them would be NaN or inf, and its gradient NaN.
+    Names the first bad entry (its index and value) and how many there are."""
+    bad = ~np.isfinite(values)
+    if not bad.any():
+        return
+    first = tuple(int(i) for i in np.argwhere(bad)[0])
+    where = f"row {first[0]}, column {first[1]}" if len(first) == 2 else f"index {first}"
+    value = values[first]
+    kind = "NaN" if np.isnan(value) else ("+inf" if value > 0 else "-inf")
+    cause = "; the network diverged: try a lower learning rate" if diverged else ""
+    raise ValueError(f"{owner} expected finite {what}, got {kind} {what} (first at {where}); "
+                     f"{int(bad.sum())} of {bad.size} values are not finite{cause}")
 
 
 def _check_labels(labels, N, K):
@@ -108,8 +120,8 @@ class MeanSquaredError:
             raise ValueError(f"MeanSquaredError expected targets of the same shape as the predictions {a.shape}, got {y.shape}")
         if a.ndim == 0 or a.shape[0] == 0:
             raise ValueError(f"MeanSquaredError expected a non-empty batch (N, ...), got shape {a.shape}")
-        if np.isnan(a).any():
-            raise ValueError("MeanSquaredError got NaN predictions; the network diverged: try a lower learning rate")
+        _check_finite("MeanSquaredError", "predictions", a)
+        _check_finite("MeanSquaredError", "targets", y, diverged=False)
         diff = a - y
         self.cache = diff
         return float(0.5 * np.sum(diff * diff) / a.shape[0])

@@ -1,9 +1,11 @@
 """Sequential: layers applied in order; backward runs them in reverse (the chain rule, one layer at a time)."""
 
 import os
+import zipfile
 
 import numpy as np
 
+from .input_scale import warn_if_unscaled
 from .layers import Layer
 
 __all__ = ["Sequential"]
@@ -35,7 +37,11 @@ class Sequential:
         return self.forward(x)
 
     def forward(self, x):
-        """x -> the last layer's output."""
+        """x -> the last layer's output. The first call warns (InputScaleWarning) if x holds integers or values
+        far outside [0, 1], which the layers' initial weights are not made for."""
+        if not getattr(self, "_input_checked", False):
+            self._input_checked = True
+            warn_if_unscaled(x, "Sequential.forward (first layer)")
         for layer in self.layers:
             x = layer.forward(x)
         return x
@@ -95,8 +101,7 @@ class Sequential:
         """Read parameters saved by ``save``. Refuses a file whose names or shapes differ, listing them."""
         if not os.path.exists(path):
             raise FileNotFoundError(f"Sequential.load: no such file {path}")
-        with np.load(path, allow_pickle=False) as f:
-            stored = {name: f[name] for name in f.files}
+        stored = _read_npz(path)
         own = self.state_dict()
         problems = []
         missing = sorted(set(own) - set(stored))
@@ -117,3 +122,24 @@ class Sequential:
         for name, param in own.items():
             param[...] = stored[name]  # in place, so optimizers holding these arrays stay valid
         return self
+
+
+def _read_npz(path):
+    """{name: array} of the .npz file that Sequential.save wrote; ValueError naming the loader, the file and what
+    it holds instead for anything else (another kind of file, an empty one, a single .npy array, a damaged
+    archive, pickled objects). Nothing is unpickled."""
+    expected = "an .npz archive of named arrays, as Sequential.save writes"
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    if not head:
+        raise ValueError(f"Sequential.load: {path} is empty, expected {expected}")
+    if head.startswith(b"\x93NUMPY"):
+        raise ValueError(f"Sequential.load: {path} is a single .npy array, expected {expected}")
+    if not head.startswith(b"PK"):
+        raise ValueError(f"Sequential.load: {path} is not {expected}: it starts with the bytes {head!r}, "
+                         "and an .npz archive starts with b'PK'")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            return {name: f[name] for name in f.files}
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"Sequential.load: {path} is not {expected} ({type(exc).__name__}: {exc})") from None
