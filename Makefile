@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 # PyTorch is only a test reference. CPU wheel pinned; set TORCH= to skip it (the torch tests then skip).
 TORCH ?= torch==2.13.0
 
-.PHONY: setup setup-test setup-classroom lab test test-fast export bench student grade notebooks
+.PHONY: setup setup-test setup-classroom setup-export lab test test-fast export bench student grade notebooks
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,11 +25,14 @@ setup-classroom: $(BIN)/python
 setup-test: $(BIN)/python
 	$(BIN)/python -m pip install -e ".[test]" $(TORCH)
 
-# Jupyter refuses to run as root unless told; containers often run as root.
-ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+# the runtime plus Playwright and Debian's chromium (when missing), for the PDF handouts of make export
+setup-export: $(BIN)/python
+	$(BIN)/python -m pip install -e ".[export]"
+	bash .ci/install-browser
 
+# trusts the notebooks, then jupyter lab notebooks/ (with --allow-root when run as root, as in many containers)
 lab: setup
-	$(BIN)/jupyter lab $(ROOT_FLAG) notebooks/
+	$(BIN)/python -m cnnlib.lab
 
 test: setup-test
 	bash .ci/install-browser
@@ -51,14 +54,18 @@ TIMEOUT ?= 120
 grade: setup-classroom
 	$(BIN)/python -m cnnlib.classroom grade $(SUBMISSIONS) --csv $(GRADES) --timeout $(TIMEOUT)
 
-export: setup
+# site/: one HTML page and one PDF per notebook, MathJax copied beside them; works offline
+export: setup-export
 	$(BIN)/python -m cnnlib.export
 
 # re-run every notebook top to bottom in a fresh kernel and save it with its outputs (for contributors). No widget
 # state is saved: each widget output carries a PNG of its figure, which every viewer without a kernel shows.
+# The kernels get encrypted channels (no "running over TCP without encryption" warning); afterwards each notebook's
+# kernelspec is set to the installed kernel's and the notebooks are trusted, so JupyterLab opens them unmodified.
 notebooks: setup
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.store_widget_state=False \
-		notebooks/[0-9][0-9]_*.ipynb
+		--KernelManager.transport_encryption=auto notebooks/[0-9][0-9]_*.ipynb
+	$(BIN)/python -m cnnlib.lab --prepare
 
 bench: setup-test
 	$(BIN)/python benchmarks/throughput.py
