@@ -17,6 +17,7 @@ installs, in ``site/mathjax/``, which the pages load by a relative path (the pag
 """
 
 import argparse
+import concurrent.futures
 import html
 import os
 import re
@@ -253,7 +254,10 @@ TYPESET = """() => new Promise(done => {
 def write_pdfs(pages, log=print, timeout_s=120):
     """Print each HTML page (a path in the exported site) to a PDF beside it, ``NN_topic.pdf``, with a headless
     Chromium (find_chromium) driven by Playwright, in print layout, once MathJax has typeset every formula.
-    Nothing is fetched from a network. Returns the PDF paths; raises ExportError naming what is missing."""
+    Nothing is fetched from a network. Returns the PDF paths; raises ExportError naming what is missing.
+
+    Playwright runs in a thread of its own, so this also works from code that already drives a browser with
+    Playwright's sync API (which allows one per thread), as the browser tests do."""
     try:
         from playwright.sync_api import Error as PlaywrightError
         from playwright.sync_api import sync_playwright
@@ -261,6 +265,12 @@ def write_pdfs(pages, log=print, timeout_s=120):
         raise ExportError("the PDF handouts need Playwright: pip install 'cnnlib[export]' (or playwright), "
                           "or export with --no-pdf") from None
     exe = find_chromium()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        job = pool.submit(_print_pages, [Path(p) for p in pages], exe, log, timeout_s, sync_playwright, PlaywrightError)
+        return job.result()
+
+
+def _print_pages(pages, exe, log, timeout_s, sync_playwright, PlaywrightError):
     # Chromium refuses to start as root with its sandbox on; the pages are our own exported notebooks
     args = ["--no-sandbox"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
     written = []
@@ -277,7 +287,6 @@ def write_pdfs(pages, log=print, timeout_s=120):
             context.set_default_timeout(timeout_s * 1000)
             context.route("**/*", _only_local)
             for page_path in pages:
-                page_path = Path(page_path)
                 start = time.perf_counter()
                 tab = context.new_page()
                 tab.emulate_media(media="print")
