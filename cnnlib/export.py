@@ -315,7 +315,8 @@ def plain_title(title):
 def _index_html(entries, pdf=False):
     def pdf_link(page):
         name = Path(page).with_suffix(".pdf").name
-        return f' (<a href="{html.escape(name)}">PDF to print</a>)' if pdf else ""
+        label = html.escape(f"{Path(page).stem} as a PDF to print", quote=True)
+        return f' (<a href="{html.escape(name)}" aria-label="{label}">PDF to print</a>)' if pdf else ""
 
     items = "\n".join(
         f'  <li><a href="{html.escape(page)}">{html.escape(stem)}</a> — {html.escape(plain_title(title))}'
