@@ -14,7 +14,7 @@ import numpy as np
 
 from ..autodiff import tap_slices
 from . import _shortcuts
-from ._core import Mistake, Shortcut, check_function
+from ._core import Exercise, Mistake, Shortcut, self_check
 
 __all__ = ["check_taps_backward", "tap_slices"]  # tap_slices lives in cnnlib.autodiff; kept importable here
 
@@ -96,7 +96,19 @@ def _cases(seed, configs):
 CASES = _cases(1111, [((3, 2, 3, 4), (5, 6), 1),
                       ((3, 2, 3, 3), (9, 8), 2),
                       ((2, 3, 2, 3), (5, 8), 2)])
-HIDDEN_CASES = _cases(11110, [((4, 3, 2, 2), (8, 6), 3), ((2, 2, 4, 3), (6, 5), 1)])
+
+
+def _draw(rng):
+    """New cases at grading time: KH ≠ KW, strides 1 to 3, x larger than the taps read (unread entries)."""
+    configs = []
+    for s in (1, 2, 3):
+        KH, KW = (int(v) for v in rng.choice([2, 3, 4], size=2, replace=False))
+        Ho, Wo = (int(v) for v in rng.integers(2, 5, size=2))
+        room = s * (max(KH, KW) - 1) + 1 if s == 2 else max(KH, KW)  # wrong slicings still fit in x here
+        H = s * (Ho - 1) + room + int(rng.integers(0, 3))
+        W = s * (Wo - 1) + room + int(rng.integers(0, 3))
+        configs.append(((KH, KW, Ho, Wo), (H, W), s))
+    return _cases(int(rng.integers(2**31)), configs)
 
 
 def _shortcut_list():
@@ -109,12 +121,11 @@ def _shortcut_list():
     return [engine, _shortcuts.layer(Conv2D), _shortcuts.numerical()]
 
 
-def check_taps_backward(fn, hidden=False):
-    """Check ``fn(grads, x_shape, stride) -> dx``: the backward of cutting x into one strided slice per kernel tap.
-
-    grads: (KH, KW, H_out, W_out); x_shape: (H, W); stride: int; dx: (H, W). Names: "forgot to accumulate",
-    "wrong slice: ignored the stride", "wrong slice: offset m·s", "wrong slice: swapped rows and columns",
-    "missing zeros". Refuses cnnlib.autodiff, Conv2D, numerical gradients, autograd libraries and the reference.
-    """
-    return check_function("backward of the tap slices", fn, _reference, HIDDEN_CASES if hidden else CASES,
-                          MISTAKES, shortcuts=_shortcut_list(), hidden=hidden)
+# Check ``taps_backward(grads, x_shape, stride) -> dx``: the backward of cutting x into one strided slice per kernel
+# tap. grads: (KH, KW, H_out, W_out); x_shape: (H, W); stride: int; dx: (H, W). Names: "forgot to accumulate",
+# "wrong slice: ignored the stride", "wrong slice: offset m·s", "wrong slice: swapped rows and columns", "missing
+# zeros". Refuses cnnlib.autodiff's Tensor, Conv2D, numerical gradients, autograd libraries and the reference;
+# tap_slices may be used.
+EXERCISE = Exercise("taps_backward", "check_taps_backward", "backward of the tap slices", "12_autodiff", _reference,
+                    CASES, _draw, MISTAKES, allow={"cnnlib.autodiff": ("tap_slices",)}, shortcuts=_shortcut_list)
+check_taps_backward = self_check(EXERCISE)

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..signal import convolve2d, correlate2d, rot180
 from . import _shortcuts
-from ._core import Mistake, Shortcut, check_function
+from ._core import Exercise, Mistake, Shortcut, self_check
 
 __all__ = ["check_full_convolution"]
 
@@ -53,17 +53,28 @@ FULL_MISTAKES = [
 ]
 
 FULL_CASES = _cases(313, [((4, 6), (2, 3)), ((5, 4), (3, 3)), ((3, 5), (3, 2))])
-FULL_HIDDEN_CASES = _cases(3131, [((6, 3), (2, 2)), ((4, 7), (3, 4))])
 
 
-def check_full_convolution(fn, hidden=False):
-    """Check ``fn(x, k) -> x * k`` in 'full' mode, built from zero padding and a 'valid' correlation.
+def _draw(rng):
+    """New cases at grading time: non-square kernels (a square one too), never symmetric."""
+    shapes = []
+    for KH, KW in [(2, 3), (3, 3), tuple(int(v) for v in rng.choice([2, 3, 4], size=2, replace=False))]:
+        shapes.append(((int(rng.integers(KH, 8)), int(rng.integers(KW, 8))), (KH, KW)))
+    return _cases(int(rng.integers(2**31)), shapes)
 
-    Names: "forgot to flip", "padded by KH instead of KH - 1", "padded only one side", "transposed instead of
-    rotating". Refuses convolve2d, rot180 and any use of the modes "full" and "same".
-    """
+
+def _all_shortcuts():
     modes = Shortcut("the modes 'full' and 'same'", constants=("full", "same"),
                      why="do the padding for you; the exercise asks you to pad x yourself and use 'valid'")
-    return check_function("full convolution from padding", fn, _full_reference,
-                          FULL_HIDDEN_CASES if hidden else FULL_CASES, FULL_MISTAKES,
-                          shortcuts=_shortcut_list() + [modes], hidden=hidden)
+    return _shortcut_list() + [modes]
+
+
+# Check ``my_full_convolve2d(x, k) -> x * k`` in 'full' mode, built from zero padding and a 'valid' correlation.
+# Names: "forgot to flip", "padded by KH instead of KH - 1", "padded only one side", "transposed instead of
+# rotating". The self-check refuses convolve2d, rot180 and the modes "full" and "same"; while graded, only
+# numpy, pad2d and a 'valid' correlate2d can be imported.
+EXERCISE = Exercise("my_full_convolve2d", "check_full_convolution", "full convolution from padding",
+                    "03_convolution_vs_correlation", _full_reference, FULL_CASES, _draw, FULL_MISTAKES,
+                    allow={"cnnlib.signal": ("correlate2d", "pad2d")}, modes={"correlate2d": ("valid",)},
+                    shortcuts=_all_shortcuts)
+check_full_convolution = self_check(EXERCISE)

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..layers import Dense, Sigmoid, Tanh
 from . import _shortcuts
-from ._core import Mistake, check_function
+from ._core import Exercise, Mistake, self_check
 
 __all__ = ["check_hidden_delta_tanh"]
 
@@ -68,13 +68,19 @@ def _tanh_mistakes():
     ]
 
 
-def check_hidden_delta_tanh(learner_fn, hidden=False):
-    """Check ``learner_fn(W_next, delta_next, z) -> delta`` for a hidden layer with tanh activation.
+def _draw(rng):
+    """New cases at grading time: one square (non-symmetric) W^{l+1} and two non-square ones."""
+    n = int(rng.integers(3, 7))
+    shapes = [(n, n), (int(rng.integers(2, 6)), int(rng.integers(6, 9))), (int(rng.integers(6, 9)),
+                                                                            int(rng.integers(2, 6)))]
+    return [(rng.standard_normal((k, m)), rng.standard_normal(k), rng.standard_normal(m)) for k, m in shapes]
 
-    Names: "used the sigmoid's derivative", "used a(1 - a) with a = tanh(z)", "used 1 - z² instead of
-    1 - tanh(z)²", "forgot the tanh'(z) factor", "used W instead of Wᵀ". Refuses library backward passes and
-    numerical gradients. Returns a CheckResult.
-    """
-    cases = _cases(1002, ((3, 3), (3, 4), (2, 5))) if not hidden else _cases(10020, ((5, 3), (4, 4)))
-    return check_function(EXERCISE_TANH, learner_fn, _tanh_reference, cases, mistakes=_tanh_mistakes(),
-                          shortcuts=_shortcut_list(), hidden=hidden)
+
+CASES = _cases(1002, ((3, 3), (3, 4), (2, 5)))
+
+# Check ``hidden_delta_tanh(W_next, delta_next, z) -> delta`` for a hidden layer with tanh activation. Names:
+# "used the sigmoid's derivative", "used a(1 - a) with a = tanh(z)", "used 1 - z² instead of 1 - tanh(z)²",
+# "forgot the tanh'(z) factor", "used W instead of Wᵀ". Refuses library backward passes and numerical gradients.
+EXERCISE = Exercise("hidden_delta_tanh", "check_hidden_delta_tanh", EXERCISE_TANH, "01_mlp_delta_rule",
+                    _tanh_reference, CASES, _draw, _tanh_mistakes(), shortcuts=_shortcut_list)
+check_hidden_delta_tanh = self_check(EXERCISE)

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..signal import correlate2d
 from . import _shortcuts
-from ._core import Mistake, check_function
+from ._core import Exercise, Mistake, self_check
 
 __all__ = ["check_filter_recovery_gradient"]
 
@@ -102,18 +102,30 @@ def _cases(seed=606, specs=None):
 
 
 CASES = _cases()
-HIDDEN_CASES = _cases(6060, [(2, 2, 3, 5, 6, 3, 2), (3, 3, 1, 6, 6, 2, 3)])
 
 
-def check_filter_recovery_gradient(filter_recovery_gradient, hidden=False):
-    """Check ``filter_recovery_gradient(x, W, y) -> dW`` of the batch-mean squared error of a conv layer.
+def _draw(rng):
+    """New cases at grading time: N ≥ 2, F ≠ C, non-square kernels."""
+    specs = []
+    for _ in range(2):
+        C, F = (int(v) for v in rng.choice([1, 2, 3], size=2, replace=False))
+        KH, KW = (int(v) for v in rng.choice([2, 3], size=2, replace=False))
+        specs.append((int(rng.integers(2, 5)), C, F, int(rng.integers(KH + 2, 8)), int(rng.integers(KW + 2, 8)),
+                      KH, KW))
+    return _cases(int(rng.integers(2**31)), specs)
 
-    x: (N, C, H, W), W: (F, C, KH, KW), y: (N, F, H_out, W_out); no bias, stride 1, no padding. dW: (F, C, KH, KW).
-    Named mistakes: "forgot the 1/N", "divided by every output, not by N", "residual with the wrong sign",
-    "used only the first sample", "rotated dW". Refuses Conv2D, MeanSquaredError and numerical gradients.
-    """
+
+def _shortcut_list():
     from ..losses import MeanSquaredError
 
-    return check_function("filter-recovery gradient", filter_recovery_gradient, _reference,
-                          HIDDEN_CASES if hidden else CASES, mistakes=MISTAKES,
-                          shortcuts=_shortcuts.conv_layers() + [_shortcuts.layer(MeanSquaredError)], hidden=hidden)
+    return _shortcuts.conv_layers() + [_shortcuts.layer(MeanSquaredError)]
+
+
+# Check ``filter_recovery_gradient(x, W, y) -> dW`` of the batch-mean squared error of a conv layer.
+# x: (N, C, H, W), W: (F, C, KH, KW), y: (N, F, H_out, W_out); no bias, stride 1, no padding. dW: (F, C, KH, KW).
+# Named mistakes: "forgot the 1/N", "divided by every output, not by N", "residual with the wrong sign", "used only
+# the first sample", "rotated dW". Refuses Conv2D, MeanSquaredError and numerical gradients.
+EXERCISE = Exercise("filter_recovery_gradient", "check_filter_recovery_gradient", "filter-recovery gradient",
+                    "06_recovering_filters", _reference, CASES, _draw, MISTAKES,
+                    allow={"cnnlib.signal": ("correlate2d", "pad2d", "rot180")}, shortcuts=_shortcut_list)
+check_filter_recovery_gradient = self_check(EXERCISE)

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..signal import correlate2d, rot180
 from . import _shortcuts
-from ._core import Mistake, check_function
+from ._core import Exercise, Mistake, self_check
 
 __all__ = ["check_convolution_layer_backward"]
 
@@ -45,8 +45,16 @@ def _cases(seed=404, shapes=None):
 
 
 CASES = _cases()
-# never printed: other shapes, other numbers
-HIDDEN_CASES = _cases(4040, [((8, 6), (3, 4)), ((4, 9), (2, 2)), ((9, 8), (4, 3))])
+
+
+def _draw(rng):
+    """New cases at grading time: a non-square kernel with δ at least as large as W, a square one, another."""
+    KH, KW = (int(v) for v in rng.choice([2, 3, 4], size=2, replace=False))
+    K = int(rng.integers(2, 4))
+    shapes = [((int(rng.integers(2 * KH, 10)), int(rng.integers(2 * KW, 10))), (KH, KW)),
+              ((int(rng.integers(K + 2, 9)), int(rng.integers(K + 3, 9))), (K, K)),
+              ((int(rng.integers(KW + 2, 9)), int(rng.integers(KH + 1, 9))), (KW, KH))]
+    return _cases(int(rng.integers(2**31)), shapes)
 
 # The forward pass is a true convolution, z = x * W + b, i.e. z[i, j] = Σ_m Σ_n x[i + m, j + n] W[KH-1-m, KW-1-n]
 # + b. The learner derives the gradients from this sum with loops or NumPy, without correlate2d or convolve2d.
@@ -100,14 +108,16 @@ CONVOLUTION_MISTAKES = [
 ]
 
 
-def check_convolution_layer_backward(fn, hidden=False):
-    """Check ``fn(x, W, delta) -> (dx, dW, db)`` for the CONVOLUTION forward pass z = x * W + b ('valid',
-    one channel), written without correlate2d/convolve2d (cnnlib's or scipy's).
+def _shortcut_list():
+    return _shortcuts.conv_layers() + [_shortcuts.two_d_operations("correlate2d", "convolve2d")]
 
-    Names: "used the correlation layer's dx", "forgot to rotate dW", "overwrites instead of accumulating",
-    "averaged the bias gradient". Refuses Conv2D, numerical gradients, the 2-D operations and the reference.
-    """
-    shortcuts = _shortcuts.conv_layers() + [_shortcuts.two_d_operations("correlate2d", "convolve2d")]
-    return check_function("backward of a convolution layer", fn, _conv_forward_reference,
-                          HIDDEN_CASES if hidden else CASES, CONVOLUTION_MISTAKES, shortcuts=shortcuts,
-                          labels=LABELS, hidden=hidden)
+
+# Check ``convolution_layer_backward(x, W, delta) -> (dx, dW, db)`` for the CONVOLUTION forward pass
+# z = x * W + b ('valid', one channel), written without correlate2d/convolve2d (cnnlib's or scipy's). Names:
+# "used the correlation layer's dx", "forgot to rotate dW", "overwrites instead of accumulating", "averaged the
+# bias gradient". Refuses Conv2D, numerical gradients, the 2-D operations and the reference.
+EXERCISE = Exercise("convolution_layer_backward", "check_convolution_layer_backward",
+                    "backward of a convolution layer", "04_rotation_proof", _conv_forward_reference, CASES, _draw,
+                    CONVOLUTION_MISTAKES, labels=LABELS, allow={"cnnlib.signal": ("rot180", "pad2d")},
+                    shortcuts=_shortcut_list)
+check_convolution_layer_backward = self_check(EXERCISE)

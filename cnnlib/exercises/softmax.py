@@ -10,7 +10,7 @@ import numpy as np
 from .. import losses
 from ..losses import SoftmaxCrossEntropy, softmax
 from . import _shortcuts
-from ._core import Mistake, Shortcut, check_function
+from ._core import Exercise, Mistake, Shortcut, self_check
 
 __all__ = ["check_softmax_ce_backward", "check_softmax_mse_backward"]
 
@@ -57,7 +57,6 @@ def _cases(seed=701, specs=((4, 3, 2.0), (5, 10, 3.0), (2, 7, 1.0)), huge_labels
 
 
 CASES = _cases()
-HIDDEN_CASES = _cases(7010, ((6, 5, 2.0), (7, 3, 1.5)), (1, 3, 0, 0, 2, 1))
 
 
 def _shortcut_list():
@@ -68,39 +67,40 @@ def _shortcut_list():
             _shortcuts.model(), _shortcuts.numerical()]
 
 
-def check_softmax_ce_backward(softmax_ce_backward, hidden=False):
-    """Check ``softmax_ce_backward(logits (N, K), labels (N,)) -> dlogits (N, K)`` for the batch-mean loss.
+CE_MISTAKES = [
+    Mistake("naive softmax overflows",
+            "for large logits exp(z) overflows to inf and inf / inf gives nan. Subtract each row's "
+            "maximum before exp (softmax(z) = softmax(z - max z)): the result is the same, and exp "
+            "never sees a number above 0.",
+            _naive),
+    Mistake("forgot 1/N",
+            "the cost is the MEAN over the batch, so every row of the gradient carries a factor 1/N: "
+            "(softmax(z) - y) / N.",
+            _no_mean),
+    Mistake("used logits instead of probabilities",
+            "the gradient is p - y where p = softmax(z) are probabilities; you subtracted the one-hot "
+            "labels from the raw logits z.",
+            _logits_not_probs),
+    Mistake("sign error",
+            "the gradient is p - y, not y - p: raising the true class's logit must LOWER the cost, so "
+            "its entry is negative.",
+            _sign),
+]
 
-    Named mistakes: "naive softmax overflows", "forgot 1/N", "used logits instead of probabilities",
-    "sign error". Refuses SoftmaxCrossEntropy, cnnlib's softmax and numerical gradients.
-    """
-    return check_function(
-        "softmax-CE backward",
-        softmax_ce_backward,
-        _reference,
-        HIDDEN_CASES if hidden else CASES,
-        shortcuts=_shortcut_list(),
-        hidden=hidden,
-        mistakes=[
-            Mistake("naive softmax overflows",
-                    "for large logits exp(z) overflows to inf and inf / inf gives nan. Subtract each row's "
-                    "maximum before exp (softmax(z) = softmax(z - max z)): the result is the same, and exp "
-                    "never sees a number above 0.",
-                    _naive),
-            Mistake("forgot 1/N",
-                    "the cost is the MEAN over the batch, so every row of the gradient carries a factor 1/N: "
-                    "(softmax(z) - y) / N.",
-                    _no_mean),
-            Mistake("used logits instead of probabilities",
-                    "the gradient is p - y where p = softmax(z) are probabilities; you subtracted the one-hot "
-                    "labels from the raw logits z.",
-                    _logits_not_probs),
-            Mistake("sign error",
-                    "the gradient is p - y, not y - p: raising the true class's logit must LOWER the cost, so "
-                    "its entry is negative.",
-                    _sign),
-        ],
-    )
+
+def _draw(rng):
+    """New cases at grading time: batches of N > 1, K from 3 to 10, and a batch of huge logits."""
+    specs = [(int(rng.integers(2, 8)), int(rng.integers(3, 11)), float(rng.uniform(1.0, 3.0))) for _ in range(2)]
+    huge = tuple(int(v) for v in rng.integers(0, 4, size=int(rng.integers(2, 7))))
+    return _cases(int(rng.integers(2**31)), specs, huge)
+
+
+# Check ``softmax_ce_backward(logits (N, K), labels (N,)) -> dlogits (N, K)`` for the batch-mean loss. Named
+# mistakes: "naive softmax overflows", "forgot 1/N", "used logits instead of probabilities", "sign error".
+# Refuses SoftmaxCrossEntropy, cnnlib's softmax and numerical gradients.
+EXERCISE = Exercise("softmax_ce_backward", "check_softmax_ce_backward", "softmax-CE backward",
+                    "08_softmax_cross_entropy", _reference, CASES, _draw, CE_MISTAKES, shortcuts=_shortcut_list)
+check_softmax_ce_backward = self_check(EXERCISE)
 
 
 # ---- exercise 2: softmax followed by a squared error, where nothing collapses --------------------------------
@@ -140,18 +140,18 @@ MSE_MISTAKES = [
 ]
 
 MSE_CASES = _cases(707, ((4, 3, 2.0), (5, 6, 1.0), (3, 10, 3.0)), (1, 0, 3))
-MSE_HIDDEN_CASES = _cases(7070, ((6, 4, 1.5), (2, 7, 2.5)), (2, 2, 1, 0))
 
 
-def check_softmax_mse_backward(fn, hidden=False):
-    """Check ``fn(logits (N, K), labels (N,)) -> dlogits (N, K)`` for C = (1/2N) Σ_n ||softmax(z_n) - y_n||²,
-    y_n one-hot. cnnlib's ``softmax`` may be used; the loss layers, numerical gradients and autograd are refused.
+def _mse_shortcuts():
+    return [_shortcuts.layer(SoftmaxCrossEntropy), _shortcuts.layer(losses.MeanSquaredError),
+            _shortcuts.model(), _shortcuts.numerical()]
 
-    Names: "used the cross-entropy shortcut p - y", "used only the diagonal of the Jacobian", "forgot 1/N",
-    "sign error".
-    """
-    shortcuts = [_shortcuts.layer(SoftmaxCrossEntropy), _shortcuts.layer(losses.MeanSquaredError),
-                 _shortcuts.model(), _shortcuts.numerical()]
-    return check_function("softmax + squared error backward", fn, _mse_reference,
-                          MSE_HIDDEN_CASES if hidden else MSE_CASES, MSE_MISTAKES, shortcuts=shortcuts,
-                          hidden=hidden)
+
+# Check ``softmax_mse_backward(logits (N, K), labels (N,)) -> dlogits (N, K)`` for
+# C = (1/2N) Σ_n ||softmax(z_n) - y_n||², y_n one-hot. cnnlib's ``softmax`` may be used; the loss layers, numerical
+# gradients and autograd are refused. Names: "used the cross-entropy shortcut p - y", "used only the diagonal of the
+# Jacobian", "forgot 1/N", "sign error".
+MSE_EXERCISE = Exercise("softmax_mse_backward", "check_softmax_mse_backward", "softmax + squared error backward",
+                        "08_softmax_cross_entropy", _mse_reference, MSE_CASES, _draw, MSE_MISTAKES,
+                        allow={"cnnlib.losses": ("softmax", "log_softmax")}, shortcuts=_mse_shortcuts)
+check_softmax_mse_backward = self_check(MSE_EXERCISE)

@@ -11,7 +11,7 @@ copy. Cases use non-square images and kernels and several channels, so every mis
 import numpy as np
 
 from ..layers import Conv2D
-from ._core import Mistake, Shortcut, check_function
+from ._core import Exercise, Mistake, Shortcut, self_check
 
 __all__ = ["check_col2im"]
 
@@ -63,18 +63,28 @@ def _col2im_cases(seed, shapes):
 
 
 COL2IM_CASES = _col2im_cases(919, [(2, 5, 6, 2, 3), (1, 6, 5, 3, 3), (3, 4, 7, 3, 2)])
-COL2IM_HIDDEN_CASES = _col2im_cases(9190, [(2, 7, 4, 2, 2), (1, 5, 8, 3, 4)])
 
 
-def check_col2im(fn, hidden=False):
-    """Check ``fn(dcols, C, H, W, KH, KW) -> dx (C, H, W)``, the backward pass of im2col (stride 1, no padding).
+def _draw(rng):
+    """New cases at grading time: several channels, non-square images and kernels."""
+    shapes = []
+    for C in (int(rng.integers(2, 4)), 1):
+        KH, KW = (int(v) for v in rng.choice([2, 3, 4], size=2, replace=False))
+        shapes.append((C, int(rng.integers(KH + 1, 8)), int(rng.integers(KW + 1, 8)), KH, KW))
+    return _col2im_cases(int(rng.integers(2**31)), shapes)
 
-    Names: "overwrites instead of accumulating", "rows read in (m, k, c) order", "columns read in (j, i) order".
-    Refuses Conv2D (and its own _col2im) and numerical gradients.
-    """
+
+def _shortcut_list():
     from . import _shortcuts
 
     own = Shortcut("`Conv2D._col2im`", targets=tuple(getattr(Conv2D, n) for n in ("_col2im",) if hasattr(Conv2D, n)),
                    names=("_col2im", "Conv2D"), why="computes this for you; the exercise asks you to derive it")
-    return check_function("col2im", fn, _col2im_reference, COL2IM_HIDDEN_CASES if hidden else COL2IM_CASES,
-                          COL2IM_MISTAKES, shortcuts=[own] + _shortcuts.conv_layers(), hidden=hidden)
+    return [own] + _shortcuts.conv_layers()
+
+
+# Check ``col2im(dcols, C, H, W, KH, KW) -> dx (C, H, W)``, the backward pass of im2col (stride 1, no padding).
+# Names: "overwrites instead of accumulating", "rows read in (m, k, c) order", "columns read in (j, i) order".
+# Refuses Conv2D (and its own _col2im) and numerical gradients.
+EXERCISE = Exercise("col2im", "check_col2im", "col2im", "10_speed_ladder", _col2im_reference, COL2IM_CASES, _draw,
+                    COL2IM_MISTAKES, shortcuts=_shortcut_list)
+check_col2im = self_check(EXERCISE)

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..signal import correlate2d, insert_zeros, rot180
 from . import _shortcuts
-from ._core import Mistake, Shortcut, check_function
+from ._core import Exercise, Mistake, Shortcut, self_check
 
 __all__ = ["check_conv_transpose_from_zeros"]
 
@@ -87,7 +87,16 @@ CASES = _cases(1010, [((3, 3), (3, 3), 2, 0),     # K = 3, s = 2: the checkerboa
                       ((3, 4), (2, 3), 2, 0),     # non-square kernel and input
                       ((4, 3), (4, 4), 2, 1),     # padding: the crop matters
                       ((3, 3), (3, 2), 3, 1)])    # stride 3: wrong zero counts differ both ways
-HIDDEN_CASES = _cases(10100, [((2, 5), (3, 3), 3, 0), ((4, 4), (5, 3), 2, 2), ((3, 2), (2, 2), 1, 0)])
+
+
+def _draw(rng):
+    """New cases at grading time: stride 2 and 3 with non-square kernels, one case with padding, one stride 1."""
+    configs = []
+    for s, p in ((2, 0), (3, 1), (int(rng.integers(1, 3)), int(rng.integers(0, 2)))):
+        KH, KW = (int(v) for v in rng.choice([2, 3, 4, 5], size=2, replace=False))
+        p = min(p, (min(KH, KW) - 1) // 2 + 1)
+        configs.append(((int(rng.integers(2, 5)), int(rng.integers(2, 5))), (KH, KW), s, p))
+    return _cases(int(rng.integers(2**31)), configs)
 
 
 def _shortcut_list():
@@ -99,18 +108,6 @@ def _shortcut_list():
     return [transposed, _shortcuts.layer(Conv2D), _shortcuts.numerical()]
 
 
-def check_conv_transpose_from_zeros(fn, hidden=False):
-    """Check ``fn(x, W, stride, padding) -> y``: one channel's transposed convolution, (H, W_in) -> (H_out, W_out).
-
-    Names: "forgot the rotation", "forgot zero insertion", "wrong number of zeros", "valid instead of full",
-    "did not crop the padding", "cropped one side only". Refuses ConvTranspose2D, Conv2D (its backward is this
-    very operation), numerical gradients, autograd libraries and the reference. Returns a CheckResult.
-    """
-    mistakes = [Mistake(m.name, m.explain, _skip_none(m.fn)) for m in MISTAKES]
-    return check_function("transposed convolution from zero insertion", fn, _reference,
-                          HIDDEN_CASES if hidden else CASES, mistakes, shortcuts=_shortcut_list(), hidden=hidden)
-
-
 def _skip_none(fn):
     """A mistake that does not apply to a case (returns None) raises, so the checker skips it for that case."""
     def variant(*args):
@@ -119,3 +116,15 @@ def _skip_none(fn):
             raise ValueError("this mistake does not apply here")
         return out
     return variant
+
+
+# Check ``conv_transpose_from_zeros(x, W, stride, padding) -> y``: one channel's transposed convolution,
+# (H, W_in) -> (H_out, W_out). Names: "forgot the rotation", "forgot zero insertion", "wrong number of zeros",
+# "valid instead of full", "did not crop the padding", "cropped one side only". Refuses ConvTranspose2D, Conv2D
+# (its backward is this very operation), numerical gradients, autograd libraries and the reference.
+EXERCISE = Exercise("conv_transpose_from_zeros", "check_conv_transpose_from_zeros",
+                    "transposed convolution from zero insertion", "11_transposed_convolution", _reference, CASES,
+                    _draw, [Mistake(m.name, m.explain, _skip_none(m.fn)) for m in MISTAKES],
+                    allow={"cnnlib.signal": ("correlate2d", "insert_zeros", "pad2d", "rot180")},
+                    shortcuts=_shortcut_list)
+check_conv_transpose_from_zeros = self_check(EXERCISE)
