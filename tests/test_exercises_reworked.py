@@ -27,10 +27,35 @@ def numerical(f, x, h=1e-6):
     return g
 
 
+def drawn(module, name="EXERCISE", k=(0, 1, 2)):
+    """Cases the grader would draw with the generators default_rng(k) (shapes and values change with k)."""
+    return [case for seed in k for case in getattr(module, name).draw(np.random.default_rng(seed))]
+
+
 def passes(check, fn):
-    for hidden in (False, True):
-        result = check(fn, hidden=hidden)
-        assert result, result.message
+    """The shown cases, and cases drawn from several generators as the grader draws them."""
+    result = check(fn)
+    assert result, result.message
+    for k in range(4):
+        result = check.exercise.check(fn, hidden=True, rng=np.random.default_rng(k))
+        assert result, (k, result.message)
+
+
+def named_on_drawn_cases(check, fn, name):
+    """The learner's mistake ``fn``, on every drawn case where it gives a wrong answer, is named by the grader's
+    judge (in its own process, as from arrays that came back from the sandbox)."""
+    exercise, seen = check.exercise, 0
+    for seed in range(3):
+        for args in exercise.draw(np.random.default_rng(seed)):
+            try:
+                out = fn(*[np.copy(a) if isinstance(a, np.ndarray) else a for a in args])
+            except Exception:   # the mistake cannot even run on this case
+                continue
+            verdict = exercise.judge(args, out if isinstance(out, tuple) else (out,))
+            if verdict is not None:
+                seen += 1
+                assert name in verdict.mistakes, (name, verdict.message)
+    assert seen, f"no drawn case shows the mistake {name!r}"
 
 
 def assert_named(result, *names):
@@ -60,7 +85,7 @@ def tanh_loops(W, d, a):
 
 
 def test_tanh_reference_matches_autograd():
-    for W, d, a in mlp._cases(1002, ((3, 3, 3), (4, 3, 4), (2, 2, 5))) + mlp._cases(10020, ((4, 3, 5), (2, 4, 4))):
+    for W, d, a in mlp.CASES + drawn(mlp):
         z = t(np.arctanh(a / A) / S)                       # the pre-activation that gave a
         (torch.tensor(d) * (A * torch.tanh(S * z) @ torch.tensor(W).T)).sum().backward()
         np.testing.assert_allclose(mlp._tanh_reference(W, d, a), z.grad.numpy(), atol=1e-10)
@@ -81,6 +106,7 @@ def test_tanh_right_and_honest_loops_pass():
 ])
 def test_tanh_mistakes_are_named(name, fn):
     assert_named(exercises.check_hidden_delta_tanh(fn), name)
+    named_on_drawn_cases(exercises.check_hidden_delta_tanh, fn, name)
 
 
 # ---- 03: 'same' convolution for even, non-square kernels ----------------------------------------------------------
@@ -103,7 +129,7 @@ def same_loops(x, k):
 
 
 def test_same_reference_matches_scipy():
-    for x, k in convolution.SAME_CASES + convolution.SAME_HIDDEN_CASES:
+    for x, k in convolution.SAME_CASES + drawn(convolution):
         assert any(side % 2 == 0 for side in k.shape)
         np.testing.assert_allclose(convolution._same_reference(x, k), scipy.signal.convolve2d(x, k, "same"),
                                    atol=1e-12)
@@ -131,6 +157,7 @@ def _pad_corr(x, k, rows, cols):
 ])
 def test_same_mistakes_are_named(name, fn):
     assert_named(exercises.check_same_convolution(fn), name)
+    named_on_drawn_cases(exercises.check_same_convolution, fn, name)
 
 
 def test_same_mode_is_refused():
@@ -157,7 +184,7 @@ def full_layer_einsum(x, W, delta):
 
 
 def test_full_layer_reference_matches_autograd():
-    for x, W, delta in rotation.CASES + rotation.HIDDEN_CASES:
+    for x, W, delta in rotation.CASES + drawn(rotation):
         xt, Wt, bt = t(x[None]), t(W[:, None]), t(0.3)
         z = torch.nn.functional.conv_transpose2d(xt, Wt)[0, 0] + bt      # Σ_c x[c] * W[c], 'full'
         assert z.shape == delta.shape
@@ -208,6 +235,7 @@ def _overwriting(x, W, delta):
 ])
 def test_full_layer_mistakes_are_named(name, fn):
     assert_named(exercises.check_convolution_layer_backward(fn), name)
+    named_on_drawn_cases(exercises.check_convolution_layer_backward, fn, name)
 
 
 def test_full_layer_names_two_mistakes_at_once():
@@ -253,7 +281,7 @@ def huber_loops(x, W, b, y, tau):
 
 
 def test_huber_reference_matches_autograd_and_central_differences():
-    for x, W, b, y, tau in recovery.CASES + recovery.HIDDEN_CASES:
+    for x, W, b, y, tau in recovery.CASES + drawn(recovery):
         r = huber_forward(x, W, b) - y
         assert (np.abs(r) > tau).any() and (np.abs(r) <= tau).any()   # both pieces of h_τ matter
         Wt, bt = t(W), t(b)
@@ -298,6 +326,7 @@ def _huber_with(residual, bias_scale=lambda delta: 1.0):
 ])
 def test_huber_mistakes_are_named(name, fn):
     assert_named(exercises.check_filter_recovery_gradient(fn), name)
+    named_on_drawn_cases(exercises.check_filter_recovery_gradient, fn, name)
 
 
 # ---- 08: class-weighted softmax cross-entropy -------------------------------------------------------------------
@@ -323,7 +352,7 @@ def weighted_loops(logits, labels, weights):
 
 
 def test_weighted_reference_matches_pytorch():
-    for z, y, w in softmax.CASES + softmax.HIDDEN_CASES:
+    for z, y, w in softmax.CASES + drawn(softmax):
         assert len(np.unique(y)) < len(y)                   # some class repeats, so Σ w[y_n] ≠ N·mean(w)
         zt = t(z)
         torch.nn.functional.cross_entropy(zt, torch.tensor(y), weight=torch.tensor(w)).backward()
@@ -353,6 +382,7 @@ def _naive(logits, labels, weights):
 ])
 def test_weighted_mistakes_are_named(name, fn):
     assert_named(exercises.check_softmax_ce_backward(fn), name)
+    named_on_drawn_cases(exercises.check_softmax_ce_backward, fn, name)
 
 
 def test_jacobian_message_does_not_give_the_formula_away():
@@ -398,7 +428,7 @@ def col2im_add_at(dcols, C, H, W, KH, KW, s, d):
 
 def test_col2im_reference_is_the_adjoint_of_im2col_and_equals_torch_fold():
     rng = np.random.default_rng(5)
-    for dcols, C, H, W, KH, KW, s, d in speed.COL2IM_CASES + speed.COL2IM_HIDDEN_CASES:
+    for dcols, C, H, W, KH, KW, s, d in speed.COL2IM_CASES + drawn(speed):
         x = rng.standard_normal((C, H, W))
         dx = speed._col2im_reference(dcols, C, H, W, KH, KW, s, d)
         np.testing.assert_allclose(np.sum(im2col(x, KH, KW, s, d) * dcols), np.sum(x * dx), rtol=1e-10)
@@ -438,6 +468,7 @@ def _col2im_variant(offset, step, order="cmk", assign=False):
 ])
 def test_col2im_mistakes_are_named(name, fn):
     assert_named(exercises.check_col2im(fn), name)
+    named_on_drawn_cases(exercises.check_col2im, fn, name)
 
 
 # ---- 11: the weight gradient of a transposed convolution ---------------------------------------------------------
@@ -459,7 +490,7 @@ def tconv_dw_spread(x, delta, KH, KW, s, p):
 
 
 def test_tconv_dw_reference_matches_autograd():
-    for x, delta, KH, KW, s, p in transposed.CASES + transposed.HIDDEN_CASES:
+    for x, delta, KH, KW, s, p in transposed.CASES + drawn(transposed):
         Wt = t(np.zeros((1, 1, KH, KW)) + 0.5)
         y = torch.nn.functional.conv_transpose2d(torch.tensor(x[None, None]), Wt, stride=s, padding=p)
         assert y.shape[2:] == delta.shape
@@ -499,6 +530,7 @@ def _tconv_uncropped(x, delta, KH, KW, s, p):
 ])
 def test_tconv_dw_mistakes_are_named(name, fn):
     assert_named(exercises.check_conv_transpose_weight_gradient(fn), name)
+    named_on_drawn_cases(exercises.check_conv_transpose_weight_gradient, fn, name)
 
 
 def test_tconv_dw_refuses_the_layer():
@@ -532,7 +564,7 @@ def taps_add_at(grads, x_shape, s, d):
 
 def test_taps_reference_matches_autograd_and_the_dilated_conv_input_gradient():
     rng = np.random.default_rng(12)
-    for grads, x_shape, s, d in autodiff.CASES + autodiff.HIDDEN_CASES:
+    for grads, x_shape, s, d in autodiff.CASES + drawn(autodiff):
         KH, KW, Ho, Wo = grads.shape
         xt = t(rng.standard_normal(x_shape))
         taps = torch.stack([torch.stack([xt[d * m:d * m + s * (Ho - 1) + 1:s, d * n:d * n + s * (Wo - 1) + 1:s]
@@ -581,6 +613,7 @@ def _taps_variant(offset, step, swap=False, assign=False, start=np.zeros):
 ])
 def test_taps_mistakes_are_named(name, fn):
     assert_named(exercises.check_taps_backward(fn), name)
+    named_on_drawn_cases(exercises.check_taps_backward, fn, name)
 
 
 @pytest.mark.parametrize("check, honest", [

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..autodiff import tap_slices
 from . import _shortcuts
-from ._core import Mistake, Shortcut, check_function
+from ._core import Exercise, Mistake, Shortcut, self_check
 
 __all__ = ["check_taps_backward", "tap_slices"]  # tap_slices lives in cnnlib.autodiff; kept importable here
 
@@ -86,7 +86,6 @@ CASES = _cases(1111, [((4, 2, 3, 3), (17, 14), 3, 2),   # every mistake's slices
                       ((3, 2, 3, 4), (8, 7), 1, 2),
                       ((2, 3, 3, 3), (10, 13), 2, 4),
                       ((3, 2, 2, 3), (9, 10), 3, 2)])
-HIDDEN_CASES = _cases(11110, [((2, 3, 3, 3), (9, 12), 3, 2), ((3, 2, 4, 3), (10, 6), 2, 1)])
 
 
 def _shortcut_list():
@@ -99,14 +98,26 @@ def _shortcut_list():
     return [engine, _shortcuts.layer(Conv2D), _shortcuts.numerical()]
 
 
-def check_taps_backward(fn, hidden=False):
-    """Check ``fn(grads, x_shape, stride, dilation) -> dx``: the backward of cutting x into one strided slice per
-    dilated kernel tap.
+def _draw(rng):
+    """New cases at grading time: KH ≠ KW, stride ≠ dilation (one case with stride 1, whose windows overlap), and x
+    large enough for every mistake's slices plus up to two rows and columns that no tap reads."""
+    configs = []
+    for s, d in ((1, int(rng.integers(2, 4))), (int(rng.integers(2, 4)), 1), (3, 2)):
+        KH, KW = (int(v) for v in rng.choice([2, 3, 4], size=2, replace=False))
+        Ho, Wo = (int(v) for v in rng.integers(2, 5, size=2))
+        spans = [(o, st) for o in (d, 1, s) for st in (s, d)]
+        H = max(o * (max(KH, KW) - 1) + st * (Ho - 1) + 1 for o, st in spans) + int(rng.integers(0, 3))
+        W = max(o * (max(KH, KW) - 1) + st * (Wo - 1) + 1 for o, st in spans) + int(rng.integers(0, 3))
+        configs.append(((KH, KW, Ho, Wo), (H, W), s, d))
+    return _cases(int(rng.integers(2**31)), configs)
 
-    grads: (KH, KW, H_out, W_out); x_shape: (H, W); stride, dilation: ints; dx: (H, W). Names: "forgot to
-    accumulate", "ignored the dilation", "swapped stride and dilation", "wrong slice: offset m·s", "wrong slice:
-    swapped rows and columns", "missing zeros". Refuses cnnlib.autodiff, Conv2D, numerical gradients, autograd
-    libraries and the reference.
-    """
-    return check_function("backward of the dilated tap slices", fn, _reference, HIDDEN_CASES if hidden else CASES,
-                          MISTAKES, shortcuts=_shortcut_list(), hidden=hidden)
+
+# Check ``taps_backward(grads, x_shape, stride, dilation) -> dx``: the backward of cutting x into one strided slice
+# per dilated kernel tap. grads: (KH, KW, H_out, W_out); x_shape: (H, W); stride, dilation: ints; dx: (H, W). Names:
+# "forgot to accumulate", "ignored the dilation", "swapped stride and dilation", "wrong slice: offset m·s", "wrong
+# slice: swapped rows and columns", "missing zeros". Refuses cnnlib.autodiff's Tensor, Conv2D, numerical gradients,
+# autograd libraries and the reference; tap_slices (which knows no dilation) may be imported.
+EXERCISE = Exercise("taps_backward", "check_taps_backward", "backward of the dilated tap slices", "12_autodiff",
+                    _reference, CASES, _draw, MISTAKES, allow={"cnnlib.autodiff": ("tap_slices",)},
+                    shortcuts=_shortcut_list)
+check_taps_backward = self_check(EXERCISE)

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..signal import convolve2d, correlate2d, rot180
 from . import _shortcuts
-from ._core import Mistake, Shortcut, check_function
+from ._core import Exercise, Mistake, Shortcut, self_check
 
 __all__ = ["check_same_convolution"]
 
@@ -71,18 +71,29 @@ SAME_MISTAKES = [
 
 # every kernel has an even side; both sides even, one even and one odd, non-square
 SAME_CASES = _cases(313, [((5, 7), (2, 4)), ((6, 5), (4, 3)), ((4, 6), (3, 2))])
-SAME_HIDDEN_CASES = _cases(3131, [((7, 6), (4, 4)), ((5, 8), (2, 3)), ((6, 6), (4, 1))])
 
 
-def check_same_convolution(fn, hidden=False):
-    """Check ``fn(x, k) -> x * k`` in 'same' mode (shape of x), built from zero padding and a 'valid' correlation.
+def _draw(rng):
+    """New cases at grading time: every kernel has an even side and no symmetry; non-square ones and a square even
+    one, so that each mistake gives its own answer."""
+    kernels = [(int(rng.choice([2, 4])), int(rng.choice([3, 5]))), (int(rng.choice([3, 5])), int(rng.choice([2, 4]))),
+               (4, 4) if rng.random() < 0.5 else (2, 2)]
+    shapes = [((int(rng.integers(KH + 1, 9)), int(rng.integers(KW + 1, 9))), (KH, KW)) for KH, KW in kernels]
+    return _cases(int(rng.integers(2**31)), shapes)
 
-    Names: "forgot to flip", "padded like the correlation's 'same'", "padded K//2 on both sides", "padded (K-1)//2
-    on both sides", "transposed instead of rotating". Refuses convolve2d, rot180 and any use of the modes "full" and
-    "same".
-    """
+
+def _all_shortcuts():
     modes = Shortcut("the modes 'full' and 'same'", constants=("full", "same"),
                      why="do the padding for you; the exercise asks you to pad x yourself and use 'valid'")
-    return check_function("'same' convolution from padding", fn, _same_reference,
-                          SAME_HIDDEN_CASES if hidden else SAME_CASES, SAME_MISTAKES,
-                          shortcuts=_shortcut_list() + [modes], hidden=hidden)
+    return _shortcut_list() + [modes]
+
+
+# Check ``my_same_convolve2d(x, k) -> x * k`` in 'same' mode (the shape of x), built from zero padding and a 'valid'
+# correlation. Names: "forgot to flip", "padded like the correlation's 'same'", "padded K//2 on both sides",
+# "padded (K-1)//2 on both sides", "transposed instead of rotating". The self-check refuses convolve2d, rot180 and
+# the modes "full" and "same"; while graded, only numpy, pad2d and a 'valid' correlate2d can be imported.
+EXERCISE = Exercise("my_same_convolve2d", "check_same_convolution", "'same' convolution from padding",
+                    "03_convolution_vs_correlation", _same_reference, SAME_CASES, _draw, SAME_MISTAKES,
+                    allow={"cnnlib.signal": ("correlate2d", "pad2d")}, modes={"correlate2d": ("valid",)},
+                    shortcuts=_all_shortcuts)
+check_same_convolution = self_check(EXERCISE)

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..layers import Dense, Sigmoid, Tanh
 from . import _shortcuts
-from ._core import Mistake, check_function
+from ._core import Exercise, Mistake, self_check
 
 __all__ = ["check_hidden_delta_tanh", "SCALE_A", "SCALE_S"]
 
@@ -89,15 +89,23 @@ def _tanh_mistakes():
     ]
 
 
-def check_hidden_delta_tanh(learner_fn, hidden=False):
-    """Check ``learner_fn(W_next (n_next, n), delta_next (N, n_next), a (N, n)) -> delta (N, n)`` for a hidden layer
-    with LeNet-5's activation f(z) = 1.7159·tanh(2z/3), a = f(z).
+def _draw(rng):
+    """New cases at grading time: a square W^{l+1} (so that the untransposed product runs and is told apart by
+    value) and two non-square ones, batches of N ≥ 2."""
+    n = int(rng.integers(3, 6))
+    shapes = [(int(rng.integers(2, 5)), n, n),
+              (int(rng.integers(2, 5)), int(rng.integers(2, 4)), int(rng.integers(4, 7))),
+              (int(rng.integers(2, 5)), int(rng.integers(5, 8)), int(rng.integers(2, 5)))]
+    return _cases(int(rng.integers(2**31)), shapes)
 
-    Names: "used the derivative of the plain tanh", "forgot the inner factor S", "wrote tanh(Sz) as a instead of
-    a/A", "evaluated the derivative at a instead of z", "forgot the f'(z) factor", "used Wᵀ as in the column form".
-    Refuses library backward passes and numerical gradients. Returns a CheckResult.
-    """
-    cases = (_cases(10020, ((4, 3, 5), (2, 4, 4))) if hidden
-             else _cases(1002, ((3, 3, 3), (4, 3, 4), (2, 2, 5))))
-    return check_function(EXERCISE_TANH, learner_fn, _tanh_reference, cases, mistakes=_tanh_mistakes(),
-                          shortcuts=_shortcut_list(), hidden=hidden)
+
+CASES = _cases(1002, ((3, 3, 3), (4, 3, 4), (2, 2, 5)))
+
+# Check ``hidden_delta_tanh(W_next (n_next, n), delta_next (N, n_next), a (N, n)) -> delta (N, n)`` for a hidden
+# layer with LeNet-5's activation f(z) = 1.7159·tanh(2z/3), a = f(z). Names: "used the derivative of the plain
+# tanh", "forgot the inner factor S", "wrote tanh(Sz) as a instead of a/A", "evaluated the derivative at a instead
+# of z", "forgot the f'(z) factor", "used Wᵀ as in the column form". Refuses library backward passes and numerical
+# gradients; while graded, only numpy can be imported.
+EXERCISE = Exercise("hidden_delta_tanh", "check_hidden_delta_tanh", EXERCISE_TANH, "01_mlp_delta_rule",
+                    _tanh_reference, CASES, _draw, _tanh_mistakes(), shortcuts=_shortcut_list)
+check_hidden_delta_tanh = self_check(EXERCISE)

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..signal import correlate2d
 from . import _shortcuts
-from ._core import Mistake, check_function
+from ._core import Exercise, Mistake, self_check
 
 __all__ = ["check_filter_recovery_gradient"]
 
@@ -121,24 +121,38 @@ def _cases(seed=606, specs=None):
         y += 0.1 * rng.standard_normal(y.shape)
         outliers = rng.random(y.shape) < 0.15
         y[outliers] += rng.choice([-1.0, 1.0], size=outliers.sum()) * (4 * tau + 3 * rng.random(outliers.sum()))
+        z = _forward(x, W, b)
+        y.flat[0], y.flat[-1] = z.flat[0] - 0.5 * tau, z.flat[-1] + 5.0 * tau   # one residual inside, one outside
         cases.append((x, W, b, y, tau))
     return cases
 
 
 CASES = _cases()
-HIDDEN_CASES = _cases(6060, [(2, 2, 3, 5, 6, 3, 2, 1.5), (3, 3, 1, 6, 6, 2, 3, 0.3)])
 
 
-def check_filter_recovery_gradient(filter_recovery_gradient, hidden=False):
-    """Check ``filter_recovery_gradient(x, W, b, y, tau) -> (dW, db)`` of the batch-mean Huber loss of a conv layer.
+def _draw(rng):
+    """New cases at grading time: N ≥ 2, F ≠ C, non-square kernels, τ ≠ 1, residuals on both sides of τ."""
+    specs = []
+    for _ in range(2):
+        C, F = (int(v) for v in rng.choice([1, 2, 3], size=2, replace=False))
+        KH, KW = (int(v) for v in rng.choice([2, 3], size=2, replace=False))
+        specs.append((int(rng.integers(2, 5)), C, F, int(rng.integers(KH + 2, 8)), int(rng.integers(KW + 2, 8)),
+                      KH, KW, float(rng.choice([0.3, 0.5, 0.8, 1.5, 2.0]))))
+    return _cases(int(rng.integers(2**31)), specs)
 
-    x: (N, C, H, W), W: (F, C, KH, KW), b: (F,), y: (N, F, H_out, W_out), tau > 0; stride 1, no padding.
-    dW: (F, C, KH, KW), db: (F,). Named mistakes: "used the squared error's residual", "clipped at 1 instead of τ",
-    "used only the linear part", "forgot the 1/N", "residual with the wrong sign", "averaged the bias gradient over
-    positions". Refuses Conv2D, the loss layers and numerical gradients.
-    """
+
+def _shortcut_list():
     from ..losses import MeanSquaredError
 
-    return check_function("Huber filter-recovery gradient", filter_recovery_gradient, _reference,
-                          HIDDEN_CASES if hidden else CASES, mistakes=MISTAKES, labels=LABELS,
-                          shortcuts=_shortcuts.conv_layers() + [_shortcuts.layer(MeanSquaredError)], hidden=hidden)
+    return _shortcuts.conv_layers() + [_shortcuts.layer(MeanSquaredError)]
+
+
+# Check ``filter_recovery_gradient(x, W, b, y, tau) -> (dW, db)`` of the batch-mean Huber loss of a conv layer.
+# x: (N, C, H, W), W: (F, C, KH, KW), b: (F,), y: (N, F, H_out, W_out), tau > 0; stride 1, no padding.
+# Named mistakes: "used the squared error's residual", "clipped at 1 instead of τ", "used only the linear part",
+# "forgot the 1/N", "residual with the wrong sign", "averaged the bias gradient over positions". Refuses Conv2D,
+# MeanSquaredError and numerical gradients; while graded, only numpy, correlate2d, pad2d and rot180 can be imported.
+EXERCISE = Exercise("filter_recovery_gradient", "check_filter_recovery_gradient", "Huber filter-recovery gradient",
+                    "06_recovering_filters", _reference, CASES, _draw, MISTAKES, labels=LABELS,
+                    allow={"cnnlib.signal": ("correlate2d", "pad2d", "rot180")}, shortcuts=_shortcut_list)
+check_filter_recovery_gradient = self_check(EXERCISE)

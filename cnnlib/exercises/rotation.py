@@ -19,7 +19,7 @@ import numpy as np
 
 from ..signal import correlate2d, rot180
 from . import _shortcuts
-from ._core import Mistake, check_function
+from ._core import Exercise, Mistake, self_check
 
 __all__ = ["check_convolution_layer_backward"]
 
@@ -38,7 +38,6 @@ def _cases(seed, shapes):
 
 
 CASES = _cases(404, [(2, (4, 5), (3, 2)), (2, (5, 3), (2, 3)), (3, (3, 4), (3, 3))])
-HIDDEN_CASES = _cases(4040, [(2, (5, 6), (2, 4)), (3, (4, 4), (3, 2))])
 
 
 def _backward(x, W, delta, *, rotate_dx=False, rotate_dw=False, db_scale=1.0, mean_db=False):
@@ -90,18 +89,28 @@ MISTAKES = [
 ]
 
 
-def check_convolution_layer_backward(fn, hidden=False):
-    """Check ``fn(x (C, H, W), W (C, KH, KW), delta (H + KH - 1, W + KW - 1)) -> (dx, dW, db)`` for the layer
-    z = Σ_c x[c] * W[c] ('full') + b, written without correlate2d/convolve2d (cnnlib's or scipy's).
+def _draw(rng):
+    """New cases at grading time: 2 or 3 channels, non-square kernels (KH ≠ KW) without symmetry, non-square x."""
+    shapes = []
+    for C in (2, int(rng.integers(2, 4))):
+        KH, KW = (int(v) for v in rng.choice([2, 3, 4], size=2, replace=False))
+        shapes.append((C, (int(rng.integers(2, 6)), int(rng.integers(2, 6))), (KH, KW)))
+    return _cases(int(rng.integers(2**31)), shapes)
 
-    Names: "rotated the kernel in dx", "rotated dW", "overwrites instead of accumulating", "averaged the bias
-    gradient", "counted the bias once per channel". Refuses Conv2D, ConvTranspose2D, numerical gradients, the 2-D
-    operations and the reference.
-    """
+
+def _shortcut_list():
     from ..layers import ConvTranspose2D
 
-    shortcuts = (_shortcuts.conv_layers() + [_shortcuts.layer(ConvTranspose2D)]
-                 + [_shortcuts.two_d_operations("correlate2d", "convolve2d")])
-    return check_function("backward of a full-convolution layer", fn, _full_layer_reference,
-                          HIDDEN_CASES if hidden else CASES, MISTAKES, shortcuts=shortcuts,
-                          labels=LABELS, hidden=hidden)
+    return (_shortcuts.conv_layers() + [_shortcuts.layer(ConvTranspose2D)]
+            + [_shortcuts.two_d_operations("correlate2d", "convolve2d")])
+
+
+# Check ``convolution_layer_backward(x (C, H, W), W (C, KH, KW), delta (H + KH - 1, W + KW - 1)) -> (dx, dW, db)``
+# for the layer z = Σ_c x[c] * W[c] ('full') + b, written without correlate2d/convolve2d (cnnlib's or scipy's).
+# Names: "rotated the kernel in dx", "rotated dW", "overwrites instead of accumulating", "averaged the bias
+# gradient", "counted the bias once per channel". Refuses Conv2D, ConvTranspose2D, numerical gradients, the 2-D
+# operations and the reference; while graded, only numpy, rot180 and pad2d can be imported.
+EXERCISE = Exercise("convolution_layer_backward", "check_convolution_layer_backward",
+                    "backward of a full-convolution layer", "04_rotation_proof", _full_layer_reference, CASES, _draw,
+                    MISTAKES, labels=LABELS, allow={"cnnlib.signal": ("rot180", "pad2d")}, shortcuts=_shortcut_list)
+check_convolution_layer_backward = self_check(EXERCISE)

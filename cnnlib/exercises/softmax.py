@@ -17,7 +17,7 @@ import numpy as np
 from .. import losses
 from ..losses import SoftmaxCrossEntropy, softmax
 from . import _shortcuts
-from ._core import Mistake, Shortcut, check_function
+from ._core import Exercise, Mistake, Shortcut, self_check
 
 __all__ = ["check_softmax_ce_backward", "check_softmax_mse_backward"]
 
@@ -90,7 +90,6 @@ def _cases(seed=701, specs=((4, 3, 2.0), (5, 10, 3.0), (6, 4, 1.0)), huge_labels
 
 
 CASES = _cases()
-HIDDEN_CASES = _cases(7010, ((6, 5, 2.0), (7, 3, 1.5)), (1, 3, 0, 0, 2, 1))
 
 
 def _shortcut_list():
@@ -101,16 +100,24 @@ def _shortcut_list():
             _shortcuts.model(), _shortcuts.numerical()]
 
 
-def check_softmax_ce_backward(softmax_ce_backward, hidden=False):
-    """Check ``softmax_ce_backward(logits (N, K), labels (N,), weights (K,)) -> dlogits (N, K)`` for the
-    class-weighted cross-entropy, averaged with the weights of the samples' classes.
+def _draw(rng, with_weights=True):
+    """New cases at grading time: batches of N > 1 (with weights: fewer classes than samples, so a class repeats),
+    K from 3 to 10, and a batch of huge logits."""
+    specs = []
+    for _ in range(2):
+        N = int(rng.integers(3, 8))
+        specs.append((N, int(rng.integers(3, 11)), float(rng.uniform(1.0, 3.0))))
+    huge = tuple(int(v) for v in rng.integers(0, 4, size=int(rng.integers(3, 7))))
+    return _cases(int(rng.integers(2**31)), specs, huge, with_weights=with_weights)
 
-    Named mistakes: "naive softmax overflows", "divided by N, not by the total weight", "forgot the class weights",
-    "weighted the columns, not the samples", "sign error". Refuses SoftmaxCrossEntropy, cnnlib's softmax and
-    numerical gradients.
-    """
-    return check_function("class-weighted softmax-CE backward", softmax_ce_backward, _reference,
-                          HIDDEN_CASES if hidden else CASES, CE_MISTAKES, shortcuts=_shortcut_list(), hidden=hidden)
+
+# Check ``softmax_ce_backward(logits (N, K), labels (N,), weights (K,)) -> dlogits (N, K)`` for the class-weighted
+# cross-entropy, averaged with the weights of the samples' classes. Named mistakes: "naive softmax overflows",
+# "divided by N, not by the total weight", "forgot the class weights", "weighted the columns, not the samples",
+# "sign error". Refuses SoftmaxCrossEntropy, cnnlib's softmax and numerical gradients; while graded, only numpy.
+EXERCISE = Exercise("softmax_ce_backward", "check_softmax_ce_backward", "class-weighted softmax-CE backward",
+                    "08_softmax_cross_entropy", _reference, CASES, _draw, CE_MISTAKES, shortcuts=_shortcut_list)
+check_softmax_ce_backward = self_check(EXERCISE)
 
 
 # ---- exercise 2: softmax followed by a squared error, where nothing collapses --------------------------------
@@ -147,18 +154,22 @@ MSE_MISTAKES = [
 ]
 
 MSE_CASES = _cases(707, ((4, 3, 2.0), (5, 6, 1.0), (3, 10, 3.0)), (1, 0, 3), with_weights=False)
-MSE_HIDDEN_CASES = _cases(7070, ((6, 4, 1.5), (2, 7, 2.5)), (2, 2, 1, 0), with_weights=False)
 
 
-def check_softmax_mse_backward(fn, hidden=False):
-    """Check ``fn(logits (N, K), labels (N,)) -> dlogits (N, K)`` for C = (1/2N) Σ_n ||softmax(z_n) - y_n||²,
-    y_n one-hot. cnnlib's ``softmax`` may be used; the loss layers, numerical gradients and autograd are refused.
+def _mse_shortcuts():
+    return [_shortcuts.layer(SoftmaxCrossEntropy), _shortcuts.layer(losses.MeanSquaredError),
+            _shortcuts.model(), _shortcuts.numerical()]
 
-    Names: "used the cross-entropy shortcut p - y", "used only the diagonal of the Jacobian", "forgot 1/N",
-    "sign error".
-    """
-    shortcuts = [_shortcuts.layer(SoftmaxCrossEntropy), _shortcuts.layer(losses.MeanSquaredError),
-                 _shortcuts.model(), _shortcuts.numerical()]
-    return check_function("softmax + squared error backward", fn, _mse_reference,
-                          MSE_HIDDEN_CASES if hidden else MSE_CASES, MSE_MISTAKES, shortcuts=shortcuts,
-                          hidden=hidden)
+
+def _mse_draw(rng):
+    return _draw(rng, with_weights=False)
+
+
+# Check ``softmax_mse_backward(logits (N, K), labels (N,)) -> dlogits (N, K)`` for
+# L = (1/2N) Σ_n ||softmax(z_n) - y_n||², y_n one-hot. cnnlib's ``softmax`` may be used; the loss layers, numerical
+# gradients and autograd are refused. Names: "used the cross-entropy shortcut p - y", "used only the diagonal of the
+# Jacobian", "forgot 1/N", "sign error".
+MSE_EXERCISE = Exercise("softmax_mse_backward", "check_softmax_mse_backward", "softmax + squared error backward",
+                        "08_softmax_cross_entropy", _mse_reference, MSE_CASES, _mse_draw, MSE_MISTAKES,
+                        allow={"cnnlib.losses": ("softmax", "log_softmax")}, shortcuts=_mse_shortcuts)
+check_softmax_mse_backward = self_check(MSE_EXERCISE)

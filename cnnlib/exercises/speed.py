@@ -14,7 +14,7 @@ span) gets 0. Cases use non-square images and kernels, several channels and stri
 import numpy as np
 
 from ..layers import Conv2D
-from ._core import Mistake, Shortcut, check_function
+from ._core import Exercise, Mistake, Shortcut, self_check
 
 __all__ = ["check_col2im"]
 
@@ -84,20 +84,34 @@ def _col2im_cases(seed, shapes):
 # In the first case every mistake's positions fit inside x, so each is named there.
 COL2IM_CASES = _col2im_cases(919, [(2, 15, 10, 4, 2, 3, 2), (2, 13, 11, 3, 2, 2, 4), (1, 8, 9, 3, 2, 3, 2), (3, 7, 8, 3, 3, 1, 2),
                                    (2, 6, 7, 2, 2, 2, 1)])
-COL2IM_HIDDEN_CASES = _col2im_cases(9190, [(2, 10, 9, 3, 2, 1, 3), (1, 9, 11, 2, 3, 3, 2)])
 
 
-def check_col2im(fn, hidden=False):
-    """Check ``fn(dcols, C, H, W, KH, KW, stride, dilation) -> dx (C, H, W)``, the backward pass of im2col with
-    stride and dilation (no padding).
+def _draw(rng):
+    """New cases at grading time. First a stride larger than the dilation with at least KH windows per column, so
+    that every mistake's positions fit in x; then a stride 1 with a dilation ≥ 2 (windows overlap); then a random
+    one. Non-square kernels, several channels, up to s − 1 rows and columns that no window reads."""
+    shapes = []
+    for s, d in ((int(rng.integers(2, 4)), 1), (1, int(rng.integers(2, 4))), (3, 2)):
+        KH, KW = (int(v) for v in rng.choice([2, 3], size=2, replace=False))
+        Ho, Wo = KH + int(rng.integers(0, 2)), KW + int(rng.integers(0, 2))
+        H = d * (KH - 1) + s * (Ho - 1) + 1 + int(rng.integers(0, s))
+        W = d * (KW - 1) + s * (Wo - 1) + 1 + int(rng.integers(0, s))
+        shapes.append((int(rng.integers(1, 4)) if shapes else 2, H, W, KH, KW, s, d))
+    return _col2im_cases(int(rng.integers(2**31)), shapes)
 
-    Names: "overwrites instead of accumulating", "ignored the dilation", "ignored the stride", "swapped stride and
-    dilation", "rows read in (m, k, c) order". Refuses Conv2D (and its own _col2im) and numerical gradients.
-    """
+
+def _shortcut_list():
     from . import _shortcuts
 
     own = Shortcut("`Conv2D._col2im`", targets=tuple(getattr(Conv2D, n) for n in ("_col2im",) if hasattr(Conv2D, n)),
                    names=("_col2im", "Conv2D"), why="computes this for you; the exercise asks you to derive it")
-    return check_function("col2im with stride and dilation", fn, _col2im_reference,
-                          COL2IM_HIDDEN_CASES if hidden else COL2IM_CASES, COL2IM_MISTAKES,
-                          shortcuts=[own] + _shortcuts.conv_layers(), hidden=hidden)
+    return [own] + _shortcuts.conv_layers()
+
+
+# Check ``col2im(dcols, C, H, W, KH, KW, stride, dilation) -> dx (C, H, W)``, the backward pass of im2col with stride
+# and dilation (no padding). Names: "overwrites instead of accumulating", "ignored the dilation", "ignored the
+# stride", "swapped stride and dilation", "rows read in (m, k, c) order". Refuses Conv2D (and its own _col2im) and
+# numerical gradients; while graded, only numpy can be imported.
+EXERCISE = Exercise("col2im", "check_col2im", "col2im with stride and dilation", "10_speed_ladder", _col2im_reference,
+                    COL2IM_CASES, _draw, COL2IM_MISTAKES, shortcuts=_shortcut_list)
+check_col2im = self_check(EXERCISE)

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..signal import correlate2d, insert_zeros
 from . import _shortcuts
-from ._core import Mistake, Shortcut, check_function
+from ._core import Exercise, Mistake, Shortcut, self_check
 
 __all__ = ["check_conv_transpose_weight_gradient"]
 
@@ -100,7 +100,6 @@ def _cases(seed, configs):
 
 # (x shape, kernel, stride, padding): non-square kernels, strides 2 and 3, paddings 0, 1, 2
 CASES = _cases(1010, [((3, 4), (3, 2), 2, 0), ((4, 3), (4, 3), 2, 1), ((3, 3), (3, 4), 3, 1), ((4, 4), (5, 3), 2, 2)])
-HIDDEN_CASES = _cases(10100, [((2, 5), (3, 3), 3, 1), ((4, 3), (4, 5), 2, 2), ((3, 2), (2, 3), 1, 0)])
 
 
 def _shortcut_list():
@@ -114,13 +113,23 @@ def _shortcut_list():
     return [transposed, _shortcuts.layer(Conv2D), _shortcuts.numerical()]
 
 
-def check_conv_transpose_weight_gradient(fn, hidden=False):
-    """Check ``fn(x (H, W_in), delta, KH, KW, stride, padding) -> dW (KH, KW)`` for one channel of
-    ConvTranspose2D(1, 1, (KH, KW), stride, padding), δ = ∂L/∂y of the layer's output's shape.
+def _draw(rng):
+    """New cases at grading time: strides 2 and 3 with padding, non-square kernels at least 2p + 1 wide (so that
+    every mistake runs), and a random stride 1 to 3."""
+    configs = []
+    for s, p in ((2, 1), (3, int(rng.integers(0, 3))), (int(rng.integers(1, 4)), int(rng.integers(0, 2)))):
+        KH, KW = (int(v) for v in rng.choice(np.arange(2 * p + 1, 2 * p + 5), size=2, replace=False))
+        configs.append(((int(rng.integers(2, 5)), int(rng.integers(2, 5))), (KH, KW), s, p))
+    return _cases(int(rng.integers(2**31)), configs)
 
-    Names: "ignored the stride", "rotated dW", "did not undo the crop", "undid the crop on one side only". Refuses
-    ConvTranspose2D, Conv2D (its weight gradient is this sum with the roles of x and δ exchanged), numerical
-    gradients, autograd libraries and the reference. Returns a CheckResult.
-    """
-    return check_function("weight gradient of a transposed convolution", fn, _reference,
-                          HIDDEN_CASES if hidden else CASES, MISTAKES, shortcuts=_shortcut_list(), hidden=hidden)
+
+# Check ``conv_transpose_weight_gradient(x (H, W_in), delta, KH, KW, stride, padding) -> dW (KH, KW)`` for one channel
+# of ConvTranspose2D(1, 1, (KH, KW), stride, padding). Names: "ignored the stride", "rotated dW", "did not undo the
+# crop", "undid the crop on one side only". Refuses ConvTranspose2D, Conv2D (its weight gradient is this sum with
+# the roles of x and δ exchanged), numerical gradients, autograd libraries and the reference; while graded, only
+# numpy, correlate2d, insert_zeros, pad2d and rot180 can be imported.
+EXERCISE = Exercise("conv_transpose_weight_gradient", "check_conv_transpose_weight_gradient",
+                    "weight gradient of a transposed convolution", "11_transposed_convolution", _reference, CASES,
+                    _draw, MISTAKES, allow={"cnnlib.signal": ("correlate2d", "insert_zeros", "pad2d", "rot180")},
+                    shortcuts=_shortcut_list)
+check_conv_transpose_weight_gradient = self_check(EXERCISE)
