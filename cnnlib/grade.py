@@ -31,7 +31,7 @@ __all__ = ["EXERCISES", "load_submission", "grade", "main"]
 EXERCISES = {
     "check_hidden_delta_tanh": ("hidden_delta_tanh", "01_mlp_delta_rule"),
     "check_scatter_input_gradient": ("scatter_input_gradient", "02_weight_sharing"),
-    "check_full_convolution": ("my_full_convolve2d", "03_convolution_vs_correlation"),
+    "check_same_convolution": ("my_same_convolve2d", "03_convolution_vs_correlation"),
     "check_convolution_layer_backward": ("convolution_layer_backward", "04_rotation_proof"),
     "check_strided_weight_gradient": ("strided_weight_gradient", "05_channels_stride_padding"),
     "check_filter_recovery_gradient": ("filter_recovery_gradient", "06_recovering_filters"),
@@ -41,7 +41,7 @@ EXERCISES = {
     "check_softmax_mse_backward": ("softmax_mse_backward", "08_softmax_cross_entropy"),
     "check_conv_delta": ("conv_delta", "09_mnist_training"),
     "check_col2im": ("col2im", "10_speed_ladder"),
-    "check_conv_transpose_from_zeros": ("conv_transpose_from_zeros", "11_transposed_convolution"),
+    "check_conv_transpose_weight_gradient": ("conv_transpose_weight_gradient", "11_transposed_convolution"),
     "check_taps_backward": ("taps_backward", "12_autodiff"),
 }
 

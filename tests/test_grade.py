@@ -14,17 +14,18 @@ from cnnlib import grade as g
 
 REPO = Path(__file__).resolve().parents[1]
 
-# written here, independently of cnnlib: dC/dlogits of the batch-mean softmax cross-entropy
+# written here, independently of cnnlib: dL/dlogits of the class-weighted softmax cross-entropy (weighted mean)
 RIGHT = """\
 import numpy as np
 
-def softmax_ce_backward(logits, labels):
+def softmax_ce_backward(logits, labels, weights):
     shifted = logits - logits.max(axis=1, keepdims=True)
     p = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
     p[np.arange(len(labels)), labels] -= 1.0
-    return p / len(labels)
+    w = weights[labels]
+    return p * w[:, None] / w.sum()
 """
-FORGOT_MEAN = RIGHT.replace("return p / len(labels)", "return p")
+FORGOT_MEAN = RIGHT.replace("return p * w[:, None] / w.sum()", "return p * w[:, None]")
 
 
 def notebook(path, cells):
@@ -52,7 +53,7 @@ def test_py_submission_passes(tmp_path, capsys):
     sub.write_text(RIGHT)
     assert g.main([str(sub)]) == 0
     out = capsys.readouterr().out
-    assert "✅ softmax-CE backward" in out and "1 of 1 exercise(s) passed" in out
+    assert "✅ class-weighted softmax-CE backward" in out and "1 of 1 exercise(s) passed" in out
 
 
 def test_wrong_answer_is_named_and_exit_code_is_1(tmp_path, capsys):
@@ -76,7 +77,7 @@ def test_notebook_runs_only_imports_and_definitions(tmp_path, capsys):
     ])
     assert g.main([str(sub)]) == 1  # hidden_delta_tanh is still the stub
     out = capsys.readouterr().out
-    assert "✅ softmax-CE backward" in out
+    assert "✅ class-weighted softmax-CE backward" in out
     assert "returned None" in out
     assert "1 of 2 exercise(s) passed" in out
 
@@ -161,8 +162,8 @@ def test_gamed_submissions_fail_through_the_command_line(tmp_path, capsys):
     sub = notebook(tmp_path / "wrapped.ipynb", [
         new_code_cell("import numpy as np"),
         new_code_cell(RIGHT.replace("def softmax_ce_backward(", "def softmax_ce_backward_solution(")),
-        new_code_cell("def softmax_ce_backward(logits, labels):\n"
-                      "    return softmax_ce_backward_solution(logits, labels)\n"),
+        new_code_cell("def softmax_ce_backward(logits, labels, weights):\n"
+                      "    return softmax_ce_backward_solution(logits, labels, weights)\n"),
     ])
     assert g.main([str(sub)]) == 1
     out = capsys.readouterr().out
@@ -170,8 +171,8 @@ def test_gamed_submissions_fail_through_the_command_line(tmp_path, capsys):
 
     library = tmp_path / "library.py"
     library.write_text("from cnnlib.losses import SoftmaxCrossEntropy\n\n"
-                       "def softmax_ce_backward(logits, labels):\n"
+                       "def softmax_ce_backward(logits, labels, weights):\n"
                        "    loss = SoftmaxCrossEntropy()\n    loss.forward(logits, labels)\n"
-                       "    return loss.backward()\n")
+                       "    return loss.backward() * weights[labels][:, None]\n")
     assert g.main([str(library)]) == 1
     assert "`SoftmaxCrossEntropy.backward` computes this for you" in capsys.readouterr().out
