@@ -110,7 +110,9 @@ def test_student_version_has_no_solution_body_and_no_hidden_tests(released_all, 
     assert "HIDDEN TESTS" not in text and "hidden=True" not in text
     assert text.count("raise NotImplementedError()") == len(bodies)
     graded = [c for c in student.cells if c.metadata.get("nbgrader", {}).get("grade")]
-    assert len(graded) == len(bodies) and all("assert result, result.message" in c.source for c in graded)
+    challenges = [c for c in source.cells if c.metadata.get("nbgrader", {}).get("grade_id", "").startswith("challenge_")]
+    assert len(challenges) == 1  # the optional challenge: a solution cell, ungraded
+    assert len(graded) == len(bodies) - len(challenges) and all("assert result, result.message" in c.source for c in graded)
 
 
 def test_run_all_fails_only_in_the_exercise_test_cell(released, tmp_path):
