@@ -464,7 +464,7 @@ def _col2im_variant(offset, step, order="cmk", assign=False):
     ("ignored the dilation", _col2im_variant(lambda s, d: 1, lambda s, d: s)),
     ("ignored the stride", _col2im_variant(lambda s, d: d, lambda s, d: 1)),
     ("swapped stride and dilation", _col2im_variant(lambda s, d: s, lambda s, d: d)),
-    ("rows read in (m, k, c) order", _col2im_variant(lambda s, d: d, lambda s, d: s, order="mkc")),
+    ("rows read in (u, v, c) order", _col2im_variant(lambda s, d: d, lambda s, d: s, order="mkc")),
 ])
 def test_col2im_mistakes_are_named(name, fn):
     assert_named(exercises.check_col2im(fn), name)
@@ -607,7 +607,7 @@ def _taps_variant(offset, step, swap=False, assign=False, start=np.zeros):
     ("forgot to accumulate", _taps_variant(lambda s, d: d, lambda s, d: s, assign=True)),
     ("ignored the dilation", _taps_variant(lambda s, d: 1, lambda s, d: s)),
     ("swapped stride and dilation", _taps_variant(lambda s, d: s, lambda s, d: d)),
-    ("wrong slice: offset m·s", _taps_variant(lambda s, d: s, lambda s, d: s)),
+    ("wrong slice: offset u·s", _taps_variant(lambda s, d: s, lambda s, d: s)),
     ("wrong slice: swapped rows and columns", _taps_variant(lambda s, d: d, lambda s, d: s, swap=True)),
     ("missing zeros", _taps_variant(lambda s, d: d, lambda s, d: s, start=np.ones)),
 ])

@@ -1,12 +1,12 @@
 """Checker for the exercise of notebook 12: the backward of the slicing that builds a strided, DILATED convolution.
 
-Notebook 12 builds a strided convolution from shifted, strided slices of x, one slice per kernel tap (m, n). With a
-dilation d, the taps of one window are d pixels apart, so tap (m, n) reads
+Notebook 12 builds a strided convolution from shifted, strided slices of x, one slice per kernel tap (u, v). With a
+dilation d, the taps of one window are d pixels apart, so tap (u, v) reads
 
-    tap[m, n] = x[d·m : d·m + s·(H_out − 1) + 1 : s,  d·n : d·n + s·(W_out − 1) + 1 : s]          (H_out, W_out)
+    tap[u, v] = x[d·u : d·u + s·(H_out − 1) + 1 : s,  d·v : d·v + s·(W_out − 1) + 1 : s]          (H_out, W_out)
 
 The learner writes the backward of that operation, ``fn(grads, x_shape, stride, dilation) -> dx``: grads (KH, KW,
-H_out, W_out) holds ∂L/∂tap[m, n] for every tap, x_shape is (H, W), and dx (H, W) is ∂L/∂x. Every entry of x that a
+H_out, W_out) holds ∂L/∂tap[u, v] for every tap, x_shape is (H, W), and dx (H, W) is ∂L/∂x. Every entry of x that a
 tap read gets that tap's gradient ADDED (windows overlap, so one entry is read by several taps); the entries no tap
 read get zero. The notebook's ``tap_slices`` knows no dilation: the slices are the learner's to work out.
 """
@@ -20,27 +20,27 @@ from ._core import Exercise, Mistake, Shortcut, self_check
 __all__ = ["check_taps_backward", "tap_slices"]  # tap_slices lives in cnnlib.autodiff; kept importable here
 
 
-def _slices(m, n, out_shape, s, offset):
+def _slices(u, v, out_shape, s, offset):
     (H_out, W_out) = out_shape
-    return (slice(offset * m, offset * m + s * (H_out - 1) + 1, s),
-            slice(offset * n, offset * n + s * (W_out - 1) + 1, s))
+    return (slice(offset * u, offset * u + s * (H_out - 1) + 1, s),
+            slice(offset * v, offset * v + s * (W_out - 1) + 1, s))
 
 
 def _scatter(grads, x_shape, stride, dilation, *, accumulate=True, slices=None, start=np.zeros):
-    """dx[slice of tap (m, n)] += grads[m, n] for every tap. ``slices(m, n, out_shape, s, d)`` gives a tap's slices;
+    """dx[slice of tap (u, v)] += grads[u, v] for every tap. ``slices(u, v, out_shape, s, d)`` gives a tap's slices;
     a variant whose slices run off x raises (it cannot even run on this case)."""
     KH, KW, H_out, W_out = grads.shape
-    slices = slices or (lambda m, n, shape, s, d: _slices(m, n, shape, s, d))
+    slices = slices or (lambda u, v, shape, s, d: _slices(u, v, shape, s, d))
     dx = start(x_shape)
-    for m in range(KH):
-        for n in range(KW):
-            rows, cols = slices(m, n, (H_out, W_out), stride, dilation)
+    for u in range(KH):
+        for v in range(KW):
+            rows, cols = slices(u, v, (H_out, W_out), stride, dilation)
             if rows.stop > x_shape[0] or cols.stop > x_shape[1]:
                 raise ValueError("this slice runs off x")
             if accumulate:
-                dx[rows, cols] += grads[m, n]
+                dx[rows, cols] += grads[u, v]
             else:
-                dx[rows, cols] = grads[m, n]
+                dx[rows, cols] = grads[u, v]
     return dx
 
 
@@ -55,19 +55,19 @@ MISTAKES = [
             "over all the paths from x to L).",
             lambda g, shape, s, d: _scatter(g, shape, s, d, accumulate=False)),
     Mistake("ignored the dilation",
-            "you started tap (m, n) at row m and column n, as in the notebook's undilated slices. With dilation d "
-            "the taps of one window are d pixels apart: where does tap (m, n) of the first window sit?",
-            lambda g, shape, s, d: _scatter(g, shape, s, d, slices=lambda m, n, o, s_, d_: _slices(m, n, o, s_, 1))),
+            "you started tap (u, v) at row u and column v, as in the notebook's undilated slices. With dilation d "
+            "the taps of one window are d pixels apart: where does tap (u, v) of the first window sit?",
+            lambda g, shape, s, d: _scatter(g, shape, s, d, slices=lambda u, v, o, s_, d_: _slices(u, v, o, s_, 1))),
     Mistake("swapped stride and dilation",
-            "the dilation spaces the TAPS of one window (it multiplies m and n), the stride spaces the WINDOWS (it "
+            "the dilation spaces the TAPS of one window (it multiplies u and v), the stride spaces the WINDOWS (it "
             "is the step of each slice); you used them the other way round.",
-            lambda g, shape, s, d: _scatter(g, shape, s, d, slices=lambda m, n, o, s_, d_: _slices(m, n, o, d_, s_))),
-    Mistake("wrong slice: offset m·s",
-            "tap (m, n) starts at row d·m and column d·n of x: the stride spaces the outputs, not the taps.",
-            lambda g, shape, s, d: _scatter(g, shape, s, d, slices=lambda m, n, o, s_, d_: _slices(m, n, o, s_, s_))),
+            lambda g, shape, s, d: _scatter(g, shape, s, d, slices=lambda u, v, o, s_, d_: _slices(u, v, o, d_, s_))),
+    Mistake("wrong slice: offset u·s",
+            "tap (u, v) starts at row d·u and column d·v of x: the stride spaces the outputs, not the taps.",
+            lambda g, shape, s, d: _scatter(g, shape, s, d, slices=lambda u, v, o, s_, d_: _slices(u, v, o, s_, s_))),
     Mistake("wrong slice: swapped rows and columns",
-            "you sent grads[m, n] to the slice of tap (n, m). m counts rows and n counts columns.",
-            lambda g, shape, s, d: _scatter(g, shape, s, d, slices=lambda m, n, o, s_, d_: _slices(n, m, o, s_, d_))),
+            "you sent grads[u, v] to the slice of tap (v, u). u counts rows and v counts columns.",
+            lambda g, shape, s, d: _scatter(g, shape, s, d, slices=lambda u, v, o, s_, d_: _slices(v, u, o, s_, d_))),
     Mistake("missing zeros",
             "the entries of x that no tap read must get a gradient of exactly 0: start from np.zeros(x_shape), "
             "not np.ones or np.empty (whose content is whatever was in memory).",
@@ -114,7 +114,7 @@ def _draw(rng):
 
 # Check ``taps_backward(grads, x_shape, stride, dilation) -> dx``: the backward of cutting x into one strided slice
 # per dilated kernel tap. grads: (KH, KW, H_out, W_out); x_shape: (H, W); stride, dilation: ints; dx: (H, W). Names:
-# "forgot to accumulate", "ignored the dilation", "swapped stride and dilation", "wrong slice: offset m·s", "wrong
+# "forgot to accumulate", "ignored the dilation", "swapped stride and dilation", "wrong slice: offset u·s", "wrong
 # slice: swapped rows and columns", "missing zeros". Refuses cnnlib.autodiff's Tensor, Conv2D, numerical gradients,
 # autograd libraries and the reference; tap_slices (which knows no dilation) may be imported.
 EXERCISE = Exercise("taps_backward", "check_taps_backward", "backward of the dilated tap slices", "12_autodiff",

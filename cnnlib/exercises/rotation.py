@@ -2,10 +2,10 @@
 
 The layer has C input channels, one output map and one bias, and its forward pass is a 'full' convolution:
 
-    z[i, j] = Σ_c Σ_{a,b} x[c, a, b] · W[c, i − a, j − b] + b         (terms with W's index outside W left out)
+    z[i, j] = Σ_c Σ_{u,v} W[c, u, v] · x[c, i − u, j − v] + b         (terms with x's index outside x left out)
 
-x (C, H, W), W (C, KH, KW), z and δ = ∂L/∂z (H + KH − 1, W + KW − 1). Each input pixel stamps a copy of W[c],
-scaled by x[c, a, b], onto z at offset (a, b). The notebook derives the 'valid' correlation layer, one channel, no
+x (C, H, W), W (C, KH, KW), z and δ = ∂L/∂z (H + KH − 1, W + KW − 1). Each input pixel x[c, i', j'] stamps a copy
+of W[c], scaled by itself, onto z at offset (i', j'). The notebook derives the 'valid' correlation layer, one channel, no
 channel sum; sending every δ back along the products of the sum above gives
 
     dx[c] = δ ⋆ W[c]  ('valid')        dW[c] = δ ⋆ x[c]  ('valid')        db = Σ δ
@@ -67,13 +67,13 @@ def _overwritten_dw(x, W, delta):
 
 MISTAKES = [
     Mistake("rotated the kernel in dx",
-            "you sent δ back through rot180(W), the rule of the 'valid' correlation layer. Here x[c, a, b] meets "
-            "W[c, i − a, j − b] in output (i, j): follow that index, output pixel by output pixel, and see whether "
-            "it runs with the kernel index or against it.",
+            "you sent δ back through rot180(W), the rule of the 'valid' correlation layer. Here W[c, u, v] meets "
+            "x[c, i − u, j − v] in output (i, j): fix an input pixel, list the outputs it reaches and the kernel "
+            "entry it meets in each, and see whether that index runs with the kernel index or against it.",
             lambda x, W, d: _backward(x, W, d, rotate_dx=True)),
     Mistake("rotated dW",
-            "your dW is turned by 180°. W[c, m, n] multiplies x[c, a, b] in the output (a + m, b + n): collect "
-            "those products and check which way m runs.",
+            "your dW is turned by 180°. W[c, u, v] multiplies x[c, i − u, j − v] in the output (i, j): collect "
+            "those products and check which way u runs.",
             lambda x, W, d: _backward(x, W, d, rotate_dw=True)),
     Mistake("overwrites instead of accumulating",
             "every input pixel uses the same kernel, so dW[c] collects one share from EVERY pixel of x[c]: add "

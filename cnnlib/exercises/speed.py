@@ -2,9 +2,9 @@
 
 With stride s and dilation d, im2col copies one image x (C, H, W) (no padding) into cols (C·KH·KW, H_out·W_out):
 
-    cols[(c, m, k), (i, j)] = x[c, s·i + d·m, s·j + d·k]      H_out = (H − d(KH − 1) − 1) // s + 1 (W_out alike)
+    cols[(c, u, v), (i, j)] = x[c, s·i + d·u, s·j + d·v]      H_out = (H − d(KH − 1) − 1) // s + 1 (W_out alike)
 
-rows in (c, m, k) order and columns in (i, j) order, both row-major: the worked example of the notebook with
+rows in (c, u, v) order and columns in (i, j) order, both row-major: the worked example of the notebook with
 s = d = 1. The learner writes ``fn(dcols, C, H, W, KH, KW, stride, dilation) -> dx`` (C, H, W), the backward pass
 of that copy: every entry of dcols goes back to the pixel it was copied from and ADDS (windows overlap whenever
 s < d(K − 1) + 1), and a pixel that no window reads (the rows or columns left over when s does not divide the
@@ -24,23 +24,23 @@ def _out_size(H, K, s, d):
 
 
 def _col2im(dcols, C, H, W, KH, KW, s, d, *, offset=None, step=None, row_order=(0, 1, 2), accumulate=True):
-    """dx[c, step·i + offset·m, step·j + offset·k] += dcols[(c, m, k), (i, j)]: the adjoint when offset = d and
+    """dx[c, step·i + offset·u, step·j + offset·v] += dcols[(c, u, v), (i, j)]: the adjoint when offset = d and
     step = s. A variant whose positions run off the image raises (it cannot even run there)."""
     H_out, W_out = _out_size(H, KH, s, d), _out_size(W, KW, s, d)
     offset, step = d if offset is None else offset, s if step is None else step
     if offset * (KH - 1) + step * (H_out - 1) >= H or offset * (KW - 1) + step * (W_out - 1) >= W:
         raise ValueError("these positions run off the image")
     shape = [(C, KH, KW)[a] for a in row_order]
-    g = np.moveaxis(dcols.reshape(*shape, H_out, W_out), (0, 1, 2), row_order)  # back to (c, m, k, i, j)
+    g = np.moveaxis(dcols.reshape(*shape, H_out, W_out), (0, 1, 2), row_order)  # back to (c, u, v, i, j)
     dx = np.zeros((C, H, W))
-    for m in range(KH):
-        for k in range(KW):
-            rows = slice(offset * m, offset * m + step * (H_out - 1) + 1, step)
-            cols = slice(offset * k, offset * k + step * (W_out - 1) + 1, step)
+    for u in range(KH):
+        for v in range(KW):
+            rows = slice(offset * u, offset * u + step * (H_out - 1) + 1, step)
+            cols = slice(offset * v, offset * v + step * (W_out - 1) + 1, step)
             if accumulate:
-                dx[:, rows, cols] += g[:, m, k]
+                dx[:, rows, cols] += g[:, u, v]
             else:
-                dx[:, rows, cols] = g[:, m, k]
+                dx[:, rows, cols] = g[:, u, v]
     return dx
 
 
@@ -54,8 +54,8 @@ COL2IM_MISTAKES = [
             "SUM of what those copies receive: use +=, not =.",
             lambda g, C, H, W, KH, KW, s, d: _col2im(g, C, H, W, KH, KW, s, d, accumulate=False)),
     Mistake("ignored the dilation",
-            "you sent tap (m, k) back to the neighbouring pixels of its window's corner. With dilation d the "
-            "taps of one window are d pixels apart: ask where tap (m, k) of window (i, j) read x.",
+            "you sent tap (u, v) back to the neighbouring pixels of its window's corner. With dilation d the "
+            "taps of one window are d pixels apart: ask where tap (u, v) of window (i, j) read x.",
             lambda g, C, H, W, KH, KW, s, d: _col2im(g, C, H, W, KH, KW, s, d, offset=1)),
     Mistake("ignored the stride",
             "you placed neighbouring windows one pixel apart. With stride s window (i, j) starts s·i rows and "
@@ -63,10 +63,10 @@ COL2IM_MISTAKES = [
             lambda g, C, H, W, KH, KW, s, d: _col2im(g, C, H, W, KH, KW, s, d, step=1)),
     Mistake("swapped stride and dilation",
             "the stride spaces the WINDOWS (it multiplies i and j), the dilation spaces the TAPS inside a window "
-            "(it multiplies m and k); you used them the other way round.",
+            "(it multiplies u and v); you used them the other way round.",
             lambda g, C, H, W, KH, KW, s, d: _col2im(g, C, H, W, KH, KW, s, d, offset=s, step=d)),
-    Mistake("rows read in (m, k, c) order",
-            "you read the rows of dcols with the channel last. They are in im2col's order, (c, m, k).",
+    Mistake("rows read in (u, v, c) order",
+            "you read the rows of dcols with the channel last. They are in im2col's order, (c, u, v).",
             lambda g, C, H, W, KH, KW, s, d: _col2im(g, C, H, W, KH, KW, s, d, row_order=(1, 2, 0))),
 ]
 
@@ -110,7 +110,7 @@ def _shortcut_list():
 
 # Check ``col2im(dcols, C, H, W, KH, KW, stride, dilation) -> dx (C, H, W)``, the backward pass of im2col with stride
 # and dilation (no padding). Names: "overwrites instead of accumulating", "ignored the dilation", "ignored the
-# stride", "swapped stride and dilation", "rows read in (m, k, c) order". Refuses Conv2D (and its own _col2im) and
+# stride", "swapped stride and dilation", "rows read in (u, v, c) order". Refuses Conv2D (and its own _col2im) and
 # numerical gradients; while graded, only numpy can be imported.
 EXERCISE = Exercise("col2im", "check_col2im", "col2im with stride and dilation", "10_speed_ladder", _col2im_reference,
                     COL2IM_CASES, _draw, COL2IM_MISTAKES, shortcuts=_shortcut_list)

@@ -3,15 +3,15 @@
 One channel, ``y = ConvTranspose2D(1, 1, (KH, KW), stride=s, padding=p)(x)``: every input pixel x[a, b] stamps
 x[a, b]·W onto a large canvas at offset (s·a, s·b), and p rows and columns are cut off every side of it:
 
-    y_full[s·a + m, s·b + n] += x[a, b] · W[m, n],        y = y_full[p : −p, p : −p]
+    y_full[s·a + u, s·b + v] += x[a, b] · W[u, v],        y = y_full[p : −p, p : −p]
 
 x (H, W_in), W (KH, KW), y and δ = ∂L/∂y ((H − 1)s − 2p + KH, (W_in − 1)s − 2p + KW). The notebook derives the
 layer's forward pass (the input gradient of a convolution) and says that its backward pass with respect to the input
 is that convolution's forward pass. The learner derives the gradient with respect to the WEIGHTS,
 ``fn(x, delta, KH, KW, stride, padding) -> dW`` (KH, KW): undo the crop (the canvas's gradient is δ padded by p with
-zeros) and collect every product W[m, n] took part in:
+zeros) and collect every product W[u, v] took part in:
 
-    dW[m, n] = Σ_{a,b} x[a, b] · δ_pad[s·a + m, s·b + n]      = (δ_pad ⋆ insert_zeros(x, s))[m, n], 'valid'
+    dW[u, v] = Σ_{a,b} x[a, b] · δ_pad[s·a + u, s·b + v]      = (δ_pad ⋆ insert_zeros(x, s))[u, v], 'valid'
 
 The cases use non-square kernels, strides 2 and 3 and paddings 0 to 2.
 """
@@ -35,7 +35,7 @@ def _reference(x, delta, KH, KW, stride, padding):
 
 
 def _collected(x, delta, KH, KW, *, step, pad):
-    """Σ_{a,b} x[a, b] · δ_padded[step·a + m, step·b + n], with δ padded by ``pad`` = (top, bottom, left, right).
+    """Σ_{a,b} x[a, b] · δ_padded[step·a + u, step·b + v], with δ padded by ``pad`` = (top, bottom, left, right).
     Raises where the sum reads outside the padded δ (that variant cannot run on this case)."""
     t, bo, le, r = pad
     dp = np.pad(delta, ((t, bo), (le, r)))
@@ -71,11 +71,11 @@ def _one_side(x, delta, KH, KW, s, p):
 MISTAKES = [
     Mistake("ignored the stride",
             "you let neighbouring input pixels stamp their kernels one pixel apart. With stride s the stamp of "
-            "x[a, b] starts s·a rows and s·b columns into the canvas: W[m, n] met δ at those positions.",
+            "x[a, b] starts s·a rows and s·b columns into the canvas: W[u, v] met δ at those positions.",
             _ignored_stride),
     Mistake("rotated dW",
-            "your dW is turned by 180°. Write down which output W[m, n] lands on when x[a, b] stamps it, and "
-            "collect δ there: the index m runs WITH the kernel, as the stamp is placed.",
+            "your dW is turned by 180°. Write down which output W[u, v] lands on when x[a, b] stamps it, and "
+            "collect δ there: the index u runs WITH the kernel, as the stamp is placed.",
             _rotated),
     Mistake("did not undo the crop",
             "you treated δ as the gradient of the whole canvas. The layer cut p rows and columns off every side of "
