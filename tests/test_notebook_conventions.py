@@ -103,3 +103,59 @@ def test_readme_table_lists_every_notebook_with_its_colab_link():
         row = next((line for line in readme.splitlines() if f"(notebooks/{path.name})" in line), None)
         assert row is not None, f"README's notebook table has no row for {path.name}"
         assert f"/blob/main/notebooks/{path.name})" in row, f"{path.name}: the row lacks its Colab link"
+
+
+# --- One notation across the series (docs/notation.md) -------------------------------------------------------------
+NOTATION = Path(__file__).resolve().parents[1] / "docs" / "notation.md"
+
+
+def _prose_and_formulas(nb_path):
+    """The text a reader reads: markdown cells and code comments/strings (the code is searched too: formulas in
+    comments and printed labels are prose)."""
+    return "\n".join(source(c) for c in cells(nb_path))
+
+
+def test_notation_file_exists_and_fixes_the_core_letters():
+    text = NOTATION.read_text()
+    for needle in ["| L |", "| N, n |", "| C, c |", "| F, f |", "| (u, v) |", "| (i, j) |", "| s, p, d |",
+                   "rot180", "⋆", "Indices start at 0", "| Q, q |", "| R |"]:
+        assert needle in text, f"docs/notation.md lacks {needle!r}"
+
+
+def test_first_cell_links_the_notation_page(nb):
+    top = source(cells(nb)[0])
+    assert "](../docs/notation.md)" in top, f"{nb.name}: the first cell must link ../docs/notation.md"
+
+
+ONE_BASED_SUM = re.compile(r"(Σ|\\sum)_\{?\s*[a-z]\s*=\s*1\b")
+
+
+def test_sums_start_at_zero(nb):
+    for k, cell in enumerate(cells(nb)):
+        found = ONE_BASED_SUM.search(source(cell))
+        assert not found, f"{nb.name} cell {k}: a 1-based sum {found.group(0)!r}; indices start at 0 (docs/notation.md)"
+
+
+COST_AS_C = re.compile(r"∂C\s*/\s*∂|\\partial C\b|dC/d[a-zA-Zδ]|\\frac\{\\partial C\}")
+
+
+def test_the_cost_is_L_never_C(nb):
+    for k, cell in enumerate(cells(nb)):
+        found = COST_AS_C.search(source(cell))
+        assert not found, f"{nb.name} cell {k}: the cost is written C ({found.group(0)!r}); it is L (docs/notation.md)"
+
+
+def test_kernel_indices_are_u_v(nb):
+    """The kernel is indexed W[..., u, v]; the old (m, n) and (m, k) pairs are gone (n is the sample index)."""
+    old = re.compile(r"\b[Wk]\[(?:[a-z], ?)*m, ?[nk]\]|\b[Wk]_\{?m, ?[nk]\}?|\\sum_\{?m\s*=")
+    for k, cell in enumerate(cells(nb)):
+        found = old.search(source(cell))
+        assert not found, f"{nb.name} cell {k}: kernel indexed with {found.group(0)!r}; use (u, v)"
+
+
+def test_the_checks_catch_the_old_forms():
+    """Negative test: each pattern above flags the forms the series used before."""
+    assert ONE_BASED_SUM.search(r"$\sum_{c=1}^{C}$") and ONE_BASED_SUM.search("Σ_{c=1}^C")
+    assert not ONE_BASED_SUM.search(r"$\sum_{c=0}^{C-1}$")
+    assert COST_AS_C.search(r"$\partial C/\partial W$") and COST_AS_C.search("∂C/∂x")
+    assert not COST_AS_C.search(r"$\partial L/\partial W$")
