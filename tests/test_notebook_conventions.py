@@ -109,10 +109,14 @@ def test_readme_table_lists_every_notebook_with_its_colab_link():
 NOTATION = Path(__file__).resolve().parents[1] / "docs" / "notation.md"
 
 
-def _prose_and_formulas(nb_path):
-    """The text a reader reads: markdown cells and code comments/strings (the code is searched too: formulas in
-    comments and printed labels are prose)."""
-    return "\n".join(source(c) for c in cells(nb_path))
+def _teaching_cells(nb_path):
+    """(index, cell) of every cell but an exercise's: its task markdown (the cell before a solution cell) and its
+    nbgrader cells belong to the exercises, which are checked with them. Code is searched too: formulas in comments
+    and printed labels are prose."""
+    all_cells = cells(nb_path)
+    exercise = {i for i, c in enumerate(all_cells) if _nbgrader(c)}
+    exercise |= {i - 1 for i, c in enumerate(all_cells) if _nbgrader(c).get("solution")}
+    return [(k, c) for k, c in enumerate(all_cells) if k not in exercise]
 
 
 def test_notation_file_exists_and_fixes_the_core_letters():
@@ -131,7 +135,7 @@ ONE_BASED_SUM = re.compile(r"(Σ|\\sum)_\{?\s*[a-z]\s*=\s*1\b")
 
 
 def test_sums_start_at_zero(nb):
-    for k, cell in enumerate(cells(nb)):
+    for k, cell in _teaching_cells(nb):
         found = ONE_BASED_SUM.search(source(cell))
         assert not found, f"{nb.name} cell {k}: a 1-based sum {found.group(0)!r}; indices start at 0 (docs/notation.md)"
 
@@ -140,7 +144,7 @@ COST_AS_C = re.compile(r"∂C\s*/\s*∂|\\partial C\b|dC/d[a-zA-Zδ]|\\frac\{\\p
 
 
 def test_the_cost_is_L_never_C(nb):
-    for k, cell in enumerate(cells(nb)):
+    for k, cell in _teaching_cells(nb):
         found = COST_AS_C.search(source(cell))
         assert not found, f"{nb.name} cell {k}: the cost is written C ({found.group(0)!r}); it is L (docs/notation.md)"
 
@@ -148,7 +152,7 @@ def test_the_cost_is_L_never_C(nb):
 def test_kernel_indices_are_u_v(nb):
     """The kernel is indexed W[..., u, v]; the old (m, n) and (m, k) pairs are gone (n is the sample index)."""
     old = re.compile(r"\b[Wk]\[(?:[a-z], ?)*m, ?[nk]\]|\b[Wk]_\{?m, ?[nk]\}?|\\sum_\{?m\s*=")
-    for k, cell in enumerate(cells(nb)):
+    for k, cell in _teaching_cells(nb):
         found = old.search(source(cell))
         assert not found, f"{nb.name} cell {k}: kernel indexed with {found.group(0)!r}; use (u, v)"
 
