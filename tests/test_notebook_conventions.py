@@ -163,3 +163,18 @@ def test_the_checks_catch_the_old_forms():
     assert not ONE_BASED_SUM.search(r"$\sum_{c=0}^{C-1}$")
     assert COST_AS_C.search(r"$\partial C/\partial W$") and COST_AS_C.search("∂C/∂x")
     assert not COST_AS_C.search(r"$\partial L/\partial W$")
+
+
+OUTPUT_LAYER_AS_L = re.compile(r"\\delta\^L\b|[za]\^L(?![A-Za-z0-9{])|δ\^L\b|δᴸ")
+
+
+def test_the_output_layer_is_out_not_L(nb):
+    """L is the cost, so the output layer is written with the superscript 'out' (δ^out, z^out)."""
+    for k, cell in _teaching_cells(nb):
+        found = OUTPUT_LAYER_AS_L.search(source(cell))
+        assert not found, f"{nb.name} cell {k}: {found.group(0)!r}; the output layer is 'out' (docs/notation.md)"
+
+
+def test_the_output_layer_check_catches_the_old_form():
+    assert OUTPUT_LAYER_AS_L.search(r"$\delta^L = \hat y - y$") and OUTPUT_LAYER_AS_L.search("a^L_n")
+    assert not OUTPUT_LAYER_AS_L.search(r"$\delta^{\text{out}} = \hat y - y$")
