@@ -131,50 +131,43 @@ def test_first_cell_links_the_notation_page(nb):
     assert "](../docs/notation.md)" in top, f"{nb.name}: the first cell must link ../docs/notation.md"
 
 
+def _no_teaching_cell_matches(nb_path, pattern, rule):
+    for k, cell in _teaching_cells(nb_path):
+        found = pattern.search(source(cell))
+        assert not found, f"{nb_path.name} cell {k}: {found.group(0)!r}; {rule} (docs/notation.md)"
+
+
 ONE_BASED_SUM = re.compile(r"(Σ|\\sum)_\{?\s*[a-z]\s*=\s*1\b")
+COST_AS_C = re.compile(r"∂C\s*/\s*∂|\\partial C\b|dC/d[a-zA-Zδ]|\\frac\{\\partial C\}")
+OLD_KERNEL_INDICES = re.compile(r"\b[Wk]\[(?:[a-z], ?)*m, ?[nk]\]|\b[Wk]_\{?m, ?[nk]\}?|\\sum_\{?m\s*=")
+OUTPUT_LAYER_AS_L = re.compile(r"\\delta\^L\b|[za]\^L(?![A-Za-z0-9{])|δ\^L\b|δᴸ")
 
 
 def test_sums_start_at_zero(nb):
-    for k, cell in _teaching_cells(nb):
-        found = ONE_BASED_SUM.search(source(cell))
-        assert not found, f"{nb.name} cell {k}: a 1-based sum {found.group(0)!r}; indices start at 0 (docs/notation.md)"
-
-
-COST_AS_C = re.compile(r"∂C\s*/\s*∂|\\partial C\b|dC/d[a-zA-Zδ]|\\frac\{\\partial C\}")
+    _no_teaching_cell_matches(nb, ONE_BASED_SUM, "indices start at 0")
 
 
 def test_the_cost_is_L_never_C(nb):
-    for k, cell in _teaching_cells(nb):
-        found = COST_AS_C.search(source(cell))
-        assert not found, f"{nb.name} cell {k}: the cost is written C ({found.group(0)!r}); it is L (docs/notation.md)"
+    _no_teaching_cell_matches(nb, COST_AS_C, "the cost is L, not C")
 
 
 def test_kernel_indices_are_u_v(nb):
     """The kernel is indexed W[..., u, v]; the old (m, n) and (m, k) pairs are gone (n is the sample index)."""
-    old = re.compile(r"\b[Wk]\[(?:[a-z], ?)*m, ?[nk]\]|\b[Wk]_\{?m, ?[nk]\}?|\\sum_\{?m\s*=")
-    for k, cell in _teaching_cells(nb):
-        found = old.search(source(cell))
-        assert not found, f"{nb.name} cell {k}: kernel indexed with {found.group(0)!r}; use (u, v)"
-
-
-def test_the_checks_catch_the_old_forms():
-    """Negative test: each pattern above flags the forms the series used before."""
-    assert ONE_BASED_SUM.search(r"$\sum_{c=1}^{C}$") and ONE_BASED_SUM.search("Σ_{c=1}^C")
-    assert not ONE_BASED_SUM.search(r"$\sum_{c=0}^{C-1}$")
-    assert COST_AS_C.search(r"$\partial C/\partial W$") and COST_AS_C.search("∂C/∂x")
-    assert not COST_AS_C.search(r"$\partial L/\partial W$")
-
-
-OUTPUT_LAYER_AS_L = re.compile(r"\\delta\^L\b|[za]\^L(?![A-Za-z0-9{])|δ\^L\b|δᴸ")
+    _no_teaching_cell_matches(nb, OLD_KERNEL_INDICES, "kernel indices are (u, v)")
 
 
 def test_the_output_layer_is_out_not_L(nb):
     """L is the cost, so the output layer is written with the superscript 'out' (δ^out, z^out)."""
-    for k, cell in _teaching_cells(nb):
-        found = OUTPUT_LAYER_AS_L.search(source(cell))
-        assert not found, f"{nb.name} cell {k}: {found.group(0)!r}; the output layer is 'out' (docs/notation.md)"
+    _no_teaching_cell_matches(nb, OUTPUT_LAYER_AS_L, "the output layer is 'out'")
 
 
-def test_the_output_layer_check_catches_the_old_form():
+def test_the_checks_catch_the_old_forms():
+    """Negative test: each pattern above flags the forms the series used before, and passes the new ones."""
+    assert ONE_BASED_SUM.search(r"$\sum_{c=1}^{C}$") and ONE_BASED_SUM.search("Σ_{c=1}^C")
+    assert not ONE_BASED_SUM.search(r"$\sum_{c=0}^{C-1}$")
+    assert COST_AS_C.search(r"$\partial C/\partial W$") and COST_AS_C.search("∂C/∂x")
+    assert not COST_AS_C.search(r"$\partial L/\partial W$")
+    assert OLD_KERNEL_INDICES.search("W[m, n]") and OLD_KERNEL_INDICES.search(r"\sum_{m=0}^{4}")
+    assert not OLD_KERNEL_INDICES.search("W[f, c, u, v]")
     assert OUTPUT_LAYER_AS_L.search(r"$\delta^L = \hat y - y$") and OUTPUT_LAYER_AS_L.search("a^L_n")
     assert not OUTPUT_LAYER_AS_L.search(r"$\delta^{\text{out}} = \hat y - y$")
