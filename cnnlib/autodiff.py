@@ -108,7 +108,7 @@ class Tensor:
         return out
 
     def __matmul__(self, other):
-        """(..., n, k) @ (..., k, m) -> (..., n, m). ∂C/∂a = δ bᵀ, ∂C/∂b = aᵀ δ (batch axes summed if broadcast)."""
+        """(..., n, k) @ (..., k, m) -> (..., n, m). ∂L/∂a = δ bᵀ, ∂L/∂b = aᵀ δ (batch axes summed if broadcast)."""
         other = _lift(other)
         if self.ndim < 2 or other.ndim < 2:
             raise ValueError(f"Tensor @ expected two arrays of at least 2 dimensions, got {self.shape} @ {other.shape}")
@@ -158,7 +158,7 @@ class Tensor:
 
     # ---- the chain rule over the whole graph ------------------------------------------------------------
     def backward(self, grad=None):
-        """Add ∂C/∂t to ``t.grad`` for every tensor t this one depends on, where ∂C/∂self = ``grad``.
+        """Add ∂L/∂t to ``t.grad`` for every tensor t this one depends on, where ∂L/∂self = ``grad``.
 
         grad: of self's shape; may be omitted when self is a scalar (then it is 1). Leaves (inputs, parameters)
         accumulate over calls, as in PyTorch: zero their ``grad`` between steps.
@@ -193,8 +193,8 @@ def _lift(v):
     return v if isinstance(v, Tensor) else Tensor(v)
 
 
-def tap_slices(m, n, out_shape, stride):
-    """The (rows, columns) slices of x that kernel tap (m, n) reads, for an output (H_out, W_out) and a stride:
-    x[m : m + s·(H_out − 1) + 1 : s, n : n + s·(W_out − 1) + 1 : s], an (H_out, W_out) window (notebook 12)."""
+def tap_slices(u, v, out_shape, stride):
+    """The (rows, columns) slices of x that kernel tap (u, v) reads, for an output (H_out, W_out) and a stride:
+    x[u : u + s·(H_out − 1) + 1 : s, v : v + s·(W_out − 1) + 1 : s], an (H_out, W_out) window (notebook 12)."""
     (H_out, W_out), s = out_shape, stride
-    return slice(m, m + s * (H_out - 1) + 1, s), slice(n, n + s * (W_out - 1) + 1, s)
+    return slice(u, u + s * (H_out - 1) + 1, s), slice(v, v + s * (W_out - 1) + 1, s)

@@ -1,9 +1,9 @@
 """Numerical gradients: the independent referee for every backward pass in this library.
 
-For a function out = f(x) and an upstream gradient dout (∂C/∂out), the chain rule says
-∂C/∂x[i] = Σ dout · ∂out/∂x[i]. Central differences estimate it with no calculus at all:
+For a function out = f(x) and an upstream gradient dout (∂L/∂out, L the cost), the chain rule says
+∂L/∂x[i] = Σ dout · ∂out/∂x[i]. Central differences estimate it with no calculus at all:
 
-    ∂C/∂x[i] ≈ (Σ dout · f(x + h e_i) - Σ dout · f(x - h e_i)) / 2h        (error O(h²))
+    ∂L/∂x[i] ≈ (Σ dout · f(x + h e_i) - Σ dout · f(x - h e_i)) / 2h        (error O(h²))
 """
 
 import warnings
@@ -43,7 +43,11 @@ def numerical_gradient(f, x, dout, h=1e-5):
 
 
 def rel_error(a, b):
-    """||a - b|| / (||a|| + ||b||): 0 when equal, about 1 when unrelated, and not fooled by tiny entries.
+    """||a - b|| / (||a|| + ||b||), between 0 and 1: 0 when equal, 1 only when b = -a (or one is 0).
+
+    For two unrelated arrays of the same scale, such as independent standard normals, it is about
+    1/√2 ≈ 0.71 (then ||a - b|| ≈ √2·||a|| while ||a|| + ||b|| ≈ 2·||a||), so a value near 0.7 means "no
+    relation", not "almost right". A correct gradient against central differences gives about 1e-10.
 
     The whole-array norm is used (not the worst entry) so that entries that are both nearly zero cannot
     make two correct gradients look far apart. Two all-zero arrays have error 0.
@@ -60,7 +64,7 @@ def check_layer(layer, x, dout=None, *, h=1e-5, rng=None):
 
     layer: any object with forward/backward/params/grads (a Layer or a Sequential); float64 parameters.
     x: its input, cast to float64. dout: the upstream gradient (random if None, from ``rng``).
-    Returns {"x": rel_error of ∂C/∂x, "<param>": rel_error of ∂C/∂param for each parameter}.
+    Returns {"x": rel_error of ∂L/∂x, "<param>": rel_error of ∂L/∂param for each parameter}.
     Warns (KinkWarning) when a ReLU input or a max-pool tie lies within h of x, where a large error is
     expected even for a correct backward.
     """

@@ -1,104 +1,150 @@
-"""Run the exercise checkers on a student's submission.
+"""Grade a student's submission: their exercise functions run in a sandbox, the verdict is decided here.
 
     python -m cnnlib.grade student.ipynb            # every exercise whose function the notebook defines
     python -m cnnlib.grade answers.py               # the same for a plain Python file
     python -m cnnlib.grade student.ipynb --check check_convolution_layer_backward=conv_back   # another function name
     python -m cnnlib.grade --list                   # the exercises, their checkers and the function names
-    python -m cnnlib.grade student.ipynb --timeout 30               # the time limit in seconds (default 60)
+    python -m cnnlib.grade student.ipynb --timeout 30 --seed 7      # seconds per exercise; the hidden cases' seed
 
-A notebook is not executed as a whole (no training, no widgets): only its imports and its top-level function
-and class definitions run, taken from its code cells in order, so grading takes seconds and cannot be fooled
-by saved outputs. A ``.py`` file runs as a script. Each exercise whose function the submission defines is
-checked, on the cases the notebook shows and on hidden ones; the verdicts are printed, and the exit code is 0
-when all pass, 1 when any fails (or the submission runs past the time limit), 2 when the submission defines
-none of the exercise functions or cannot be read.
+Nothing of the submission runs in this process. Its code is read, not run: for each exercise function only the
+function's definition and the top-level definitions, assignments and imports it refers to are kept (no training,
+no widgets, no saved outputs). That code runs in a sandbox (bubblewrap where it works: no network, no view of
+your files; see cnnlib/sandbox.py) on the cases the notebook shows and on hidden cases drawn now from a seed
+(printed; --seed repeats a run). Only float arrays come back; the comparison with the reference and the naming
+of mistakes happen here. The submission's own prints, exit code or patched checkers decide nothing. The sandbox
+lets the code import numpy and only the helpers the exercise allows (rot180, pad2d ...), never cnnlib's layers,
+scipy or torch.
 
-The submission runs in a separate Python process, so an endless loop in it cannot hang the grader: after the
-time limit the process is stopped and the grader reports "timed out after N s".
+Exit code: 0 when every graded exercise passes, 1 when one fails (wrong, refused import, syntax error, time or
+memory limit), 2 when the submission cannot be read or defines none of the exercise functions.
 """
 
 import argparse
-import ast
-import os
-import runpy
-import subprocess
+import secrets
 import sys
+import zlib
+from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["EXERCISES", "load_submission", "grade", "main"]
+__all__ = ["EXERCISES", "Verdict", "exercises", "grade_exercise", "grade_file", "main"]
+
+DEFAULT_TIMEOUT = 60
+FALLBACK_WARNING = ("WARNING: bubblewrap (bwrap) cannot run here, so the submission runs as a plain process in a "
+                    "temporary folder, with the time and memory limits and the import allowlist, but it CAN read "
+                    "and write every file you can (the gradebook, other submissions, the grades file). Grade "
+                    "untrusted submissions on Linux with bwrap installed.")
+
+
+def exercises():
+    """{checker name: Exercise} of every exercise in cnnlib.exercises, in notebook order."""
+    from . import exercises as package
+
+    found = {}
+    for name in dir(package):
+        spec = getattr(getattr(package, name), "exercise", None)
+        if name.startswith("check_") and spec is not None:
+            found[name] = spec
+    return dict(sorted(found.items(), key=lambda kv: (kv[1].notebook, kv[1].function)))
+
 
 # checker in cnnlib.exercises -> (the function name the notebook's stub uses, the notebook)
-EXERCISES = {
-    "check_hidden_delta_tanh": ("hidden_delta_tanh", "01_mlp_delta_rule"),
-    "check_scatter_input_gradient": ("scatter_input_gradient", "02_weight_sharing"),
-    "check_full_convolution": ("my_full_convolve2d", "03_convolution_vs_correlation"),
-    "check_convolution_layer_backward": ("convolution_layer_backward", "04_rotation_proof"),
-    "check_strided_weight_gradient": ("strided_weight_gradient", "05_channels_stride_padding"),
-    "check_filter_recovery_gradient": ("filter_recovery_gradient", "06_recovering_filters"),
-    "check_maxpool_backward": ("maxpool_backward", "07_pooling_and_relu"),
-    "check_padded_maxpool_backward": ("padded_maxpool_backward", "07_pooling_and_relu"),
-    "check_softmax_ce_backward": ("softmax_ce_backward", "08_softmax_cross_entropy"),
-    "check_softmax_mse_backward": ("softmax_mse_backward", "08_softmax_cross_entropy"),
-    "check_conv_delta": ("conv_delta", "09_mnist_training"),
-    "check_col2im": ("col2im", "10_speed_ladder"),
-    "check_conv_transpose_from_zeros": ("conv_transpose_from_zeros", "11_transposed_convolution"),
-    "check_taps_backward": ("taps_backward", "12_autodiff"),
-}
+EXERCISES = {checker: (spec.function, spec.notebook) for checker, spec in exercises().items()}
 
 
-def _definitions(source):
-    """Keep only the imports and the function/class definitions of one code cell (after IPython's magics are
-    turned into Python, which drops them as plain expressions)."""
-    from IPython.core.inputtransformer2 import TransformerManager
+@dataclass
+class Verdict:
+    """The grade of one exercise: ``passed``; ``message`` for the student; ``mistakes`` named; ``shown`` and
+    ``hidden``: (cases passed, cases run); ``seed`` of the hidden cases; ``sandbox``: bubblewrap or subprocess."""
+
+    checker: str
+    function: str
+    title: str
+    passed: bool
+    message: str
+    mistakes: tuple = ()
+    shown: tuple = (0, 0)
+    hidden: tuple = (0, 0)
+    seed: int = None
+    sandbox: str = None
+
+    def __str__(self):
+        return f"{'✅' if self.passed else '❌'} {self.title}: {self.message}"
+
+
+def hidden_rng(seed, function):
+    """The generator of an exercise's hidden cases: one per (grading seed, exercise), the same for every student."""
+    import numpy as np
+
+    return np.random.default_rng([int(seed), zlib.crc32(function.encode())])
+
+
+def grade_exercise(extracted, checker, function=None, seed=0, timeout=DEFAULT_TIMEOUT, memory=None):
+    """Grade ``function`` (default: the exercise's own name) of an already extracted submission. Returns a Verdict."""
+    from . import sandbox
+
+    spec = exercises()[checker]
+    function = function or spec.function
+
+    def verdict(passed, message, **kw):
+        return Verdict(checker, function, spec.title, passed, message, seed=seed, **kw)
 
     try:
-        tree = ast.parse(TransformerManager().transform_cell(source))
-    except SyntaxError:
-        return None  # an unfinished cell: its functions cannot be graded, the others still can
-    keep = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
-    tree.body = [node for node in tree.body if isinstance(node, keep)]
-    return tree
+        code = extracted.code_for(function)
+    except sandbox.SandboxError as exc:
+        return verdict(False, str(exc))
+    if function != spec.function:
+        code += f"\n{spec.function} = {function}\n"
+    shown = list(spec.shown)
+    hidden = list(spec.draw(hidden_rng(seed, spec.function)))
+    cases = shown + hidden
+    wants = spec.expected(cases)
+    kwargs = {"memory": memory} if memory else {}
+    run = sandbox.run_function(code, spec.function, cases, [len(w) for w in wants], allow=spec.allow,
+                               modes=spec.modes, timeout=timeout, **kwargs)
+    if run.load_error:
+        return verdict(False, f"your code could not be loaded in the sandbox: {run.load_error}", sandbox=run.kind)
+    passed, first = [0, 0], None
+    for i, (args, got, want) in enumerate(zip(cases, run.outputs, wants)):
+        is_hidden = i >= len(shown)
+        kind, k = ("hidden case", i - len(shown)) if is_hidden else ("case", i)
+        if isinstance(got, str):
+            failure = f"{kind} {k + 1}: {got}"
+            mistakes = ()
+        else:
+            result = spec.judge(args, got, kind, k, want=want)
+            failure = None if result is None else result.message
+            mistakes = () if result is None else tuple(result.mistakes)
+        if failure is None:
+            passed[is_hidden] += 1
+        elif first is None:
+            first = (failure, mistakes)
+    counts = {"shown": (passed[0], len(shown)), "hidden": (passed[1], len(hidden)), "sandbox": run.kind}
+    ran = f"{passed[0]} of {len(shown)} shown and {passed[1]} of {len(hidden)} hidden cases (seed {seed}) agree"
+    if first is None:
+        return verdict(True, f"all {len(shown)} shown and {len(hidden)} hidden cases (seed {seed}) agree with the "
+                             "reference", **counts)
+    return verdict(False, f"{first[0]} ({ran})", mistakes=first[1], **counts)
 
 
-def load_submission(path):
-    """The namespace a submission defines: a .py file is run as a script; a notebook contributes only the
-    imports and function/class definitions of its code cells."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"no submission at {path}")
-    if path.suffix == ".py":
-        return runpy.run_path(str(path), run_name="__submission__")
-    if path.suffix != ".ipynb":
-        raise ValueError(f"expected a .py file or an .ipynb notebook, got {path.name}")
-    import nbformat
+def grade_file(path, checks=None, seed=None, timeout=DEFAULT_TIMEOUT, out=print, memory=None):
+    """Grade the submission at ``path``. ``checks``: {checker: function name}; default: every exercise whose
+    function the file defines (or whose cell has a syntax error). Returns {checker: Verdict}. Raises
+    sandbox.SandboxError when the file cannot be read."""
+    from . import sandbox
 
-    nb = nbformat.read(path, as_version=4)
-    ns = {"__name__": "__submission__"}
-    for k, cell in enumerate(c for c in nb.cells if c.cell_type == "code"):
-        tree = _definitions(cell.source)
-        if tree is not None and tree.body:
-            exec(compile(tree, f"<{path.name} code cell {k}>", "exec"), ns)
-    return ns
-
-
-def grade(namespace, checks=None, out=print):
-    """Run the checkers on the functions in ``namespace``. ``checks``: {checker name: function name}; default:
-    every exercise in EXERCISES whose function is defined. Returns {checker name: CheckResult}."""
-    from . import exercises
-
-    wanted = checks if checks is not None else {c: fn for c, (fn, _) in EXERCISES.items() if fn in namespace}
+    extracted = sandbox.extract(path)
+    table = exercises()
+    if checks is None:
+        checks = {c: s.function for c, s in table.items()
+                  if extracted.defines(s.function) or extracted.syntax_error_for(s.function)}
+    for checker in checks:
+        if checker not in table:
+            raise ValueError(f"unknown checker {checker!r}; see python -m cnnlib.grade --list")
+    seed = secrets.randbelow(2**32) if seed is None else seed
     results = {}
-    for checker_name, fn_name in wanted.items():
-        checker = getattr(exercises, checker_name, None)
-        if checker is None:
-            raise ValueError(f"unknown checker {checker_name!r}; see python -m cnnlib.grade --list")
-        if fn_name not in namespace:
-            raise ValueError(f"the submission defines no function {fn_name!r} for {checker_name}")
-        result = checker(namespace[fn_name])
-        if result:  # the cases the notebook shows pass: now the ones it never shows
-            result = checker(namespace[fn_name], hidden=True)
-        results[checker_name] = result
-        out(f"{fn_name:>24}  {result}")
+    for checker, function in checks.items():
+        results[checker] = grade_exercise(extracted, checker, function, seed, timeout, memory)
+        out(f"{function:>26}  {results[checker]}")
     return results
 
 
@@ -112,71 +158,42 @@ def _pairs(items):
     return checks
 
 
-DEFAULT_TIMEOUT = 60
-
-
-def _in_subprocess(args):
-    """Grade in a child Python process (``--worker``), stopped after ``args.timeout`` seconds."""
-    cmd = [sys.executable, "-u", "-m", "cnnlib.grade", "--worker", args.submission]
-    for item in args.check:
-        cmd += ["--check", item]
-    env = dict(os.environ)
-    root = str(Path(__file__).resolve().parents[1])  # this cnnlib, also when it is not installed
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-    try:
-        run = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout, env=env)
-    except subprocess.TimeoutExpired as exc:
-        partial = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
-        if partial:
-            print(partial, end="")
-        print(f"{args.submission}: timed out after {args.timeout:g} s (an endless loop?); "
-              "the exercises not listed above were not graded")
-        return 1
-    if run.stdout:
-        print(run.stdout, end="")
-    if run.stderr:
-        print(run.stderr, end="", file=sys.stderr)
-    if run.returncode == 0 and "exercise(s) passed" not in run.stdout:
-        print(f"{args.submission}: the submission ended the grading process before it finished")
-        return 1
-    return run.returncode
-
-
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m cnnlib.grade", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m cnnlib.grade", description=__doc__.split("\n\n")[0],
+                                     epilog=__doc__.split("\n\n", 2)[2],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("submission", nargs="?", help="the student's .ipynb notebook or .py file")
     parser.add_argument("--check", action="append", default=[], metavar="CHECKER=FUNCTION",
-                        help="run only these checkers, on the named functions (repeatable)")
+                        help="grade only these exercises, on the named functions (repeatable)")
     parser.add_argument("--list", action="store_true", help="list the exercises and exit")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
-                        help=f"stop the submission after this many seconds (default {DEFAULT_TIMEOUT})")
-    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # the child process
+                        help=f"stop one exercise's sandbox after this many seconds (default {DEFAULT_TIMEOUT})")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="seed of the hidden cases (default: a new one, printed, so the run can be repeated)")
     args = parser.parse_args(argv)
     if args.list:
         for checker, (fn, notebook) in EXERCISES.items():
-            print(f"{notebook:32} {fn:24} {checker}")
+            print(f"{notebook:32} {fn:26} {checker}")
         return 0
     if not args.submission:
         parser.error("give a submission (.ipynb or .py), or --list")
-    if not args.worker:
-        return _in_subprocess(args)
+    from . import sandbox
+
+    seed = secrets.randbelow(2**32) if args.seed is None else args.seed
+    kind = sandbox.sandbox_kind()
+    print(f"grading {args.submission} in a {kind} sandbox; hidden cases drawn with seed {seed}")
+    if kind != "bubblewrap":
+        print(FALLBACK_WARNING)
     try:
-        checks = _pairs(args.check) if args.check else None
-        try:
-            namespace = load_submission(args.submission)
-        except (OSError, ValueError):
-            raise
-        except Exception as exc:  # the student's file itself fails: say so instead of a traceback
-            raise ValueError(f"{args.submission} raised while loading: {type(exc).__name__}: {exc}") from None
-        results = grade(namespace, checks)
-    except (OSError, ValueError) as exc:
+        results = grade_file(args.submission, _pairs(args.check) if args.check else None, seed, args.timeout)
+    except (sandbox.SandboxError, ValueError) as exc:
         print(f"grade: {exc}", file=sys.stderr)
         return 2
     if not results:
-        print(f"{args.submission} defines none of the exercise functions "
-              f"({', '.join(fn for fn, _ in EXERCISES.values())})", file=sys.stderr)
+        names = ", ".join(spec.function for spec in exercises().values())
+        print(f"{args.submission} defines none of the exercise functions ({names})", file=sys.stderr)
         return 2
-    passed = sum(bool(r) for r in results.values())
+    passed = sum(v.passed for v in results.values())
     print(f"{passed} of {len(results)} exercise(s) passed")
     return 0 if passed == len(results) else 1
 

@@ -1,4 +1,4 @@
-"""Losses: a scalar cost C from the network's output, and ∂C/∂output for backward.
+"""Losses: a scalar cost L from the network's output, and ∂L/∂output for backward.
 
 Both losses average over the batch, so their gradients carry a factor 1/N (notebook 08).
 """
@@ -11,7 +11,7 @@ __all__ = ["SoftmaxCrossEntropy", "MeanSquaredError", "softmax", "log_softmax"]
 def log_softmax(logits):
     """log p_k = z_k - logsumexp(z), computed after subtracting the row max so nothing overflows.
 
-    logits: (N, K) -> (N, K), or one vector (K,) -> (K,); the softmax runs along the last axis.
+    logits: (N, Q) -> (N, Q), or one vector (Q,) -> (Q,), for Q classes; the softmax runs along the last axis.
     """
     logits = np.asarray(logits)
     if logits.ndim not in (1, 2) or logits.shape[-1] == 0:
@@ -23,15 +23,15 @@ def log_softmax(logits):
 
 
 def softmax(logits):
-    """p_k = e^{z_k} / Σ_j e^{z_j}, the stable way (log-sum-exp trick). logits: (N, K) or (K,), same shape out."""
+    """p_k = e^{z_k} / Σ_j e^{z_j}, the stable way (log-sum-exp trick). logits: (N, Q) or (Q,), same shape out."""
     return np.exp(log_softmax(logits))
 
 
 class SoftmaxCrossEntropy:
     """Softmax followed by cross-entropy, fused so that the gradient collapses to (ŷ - y) / N.
 
-    forward(logits (N, K), labels (N,) int) -> C = -(1/N) Σ_n log softmax(logits)[n, labels[n]]
-    backward() -> ∂C/∂logits = (softmax(logits) - onehot(labels)) / N, shape (N, K)
+    forward(logits (N, Q), labels (N,) int in 0..Q-1) -> L = -(1/N) Σ_n log softmax(logits)[n, labels[n]]
+    backward() -> ∂L/∂logits = (softmax(logits) - onehot(labels)) / N, shape (N, Q)
     """
 
     def __init__(self):
@@ -57,7 +57,7 @@ class SoftmaxCrossEntropy:
 
     @property
     def probs(self):
-        """The softmax probabilities of the last forward, (N, K)."""
+        """The softmax probabilities of the last forward, (N, Q)."""
         return self._cached()["p"]
 
     def _cached(self):
@@ -66,7 +66,7 @@ class SoftmaxCrossEntropy:
         return self.cache
 
     def backward(self):
-        """-> ∂C/∂logits = (p - onehot) / N, shape (N, K)."""
+        """-> ∂L/∂logits = (p - onehot) / N, shape (N, Q)."""
         cache = self._cached()
         p, labels = cache["p"], cache["labels"]
         dlogits = p.copy()
@@ -104,7 +104,7 @@ def _check_labels(labels, N, K):
 class MeanSquaredError:
     """Quadratic cost, as in the MLP notebook: C = (1/2N) Σ_n ||a[n] - y[n]||².
 
-    forward(a (N, ...), y same shape) -> float;  backward() -> ∂C/∂a = (a - y) / N.
+    forward(a (N, ...), y same shape) -> float;  backward() -> ∂L/∂a = (a - y) / N.
     (PyTorch's MSELoss averages over every element and has no 1/2; this one is the textbook form.)
     """
 

@@ -3,8 +3,8 @@
 Every function here takes plain 2-D arrays, the way the derivations in notebooks 02-04 write them:
 an input ``x`` of shape (H, W) and a kernel ``k`` of shape (KH, KW).
 
-    correlation   (x ⋆ k)[i, j] = Σ_m Σ_n x[i + m, j + n] · k[m, n]
-    convolution   (x * k)[i, j] = Σ_m Σ_n x[i - m, j - n] · k[m, n]
+    correlation   (x ⋆ k)[i, j] = Σ_u Σ_v x[i + u, j + v] · k[u, v]        u = 0..KH-1, v = 0..KW-1
+    convolution   (x * k)[i, j] = Σ_u Σ_v x[i - u, j - v] · k[u, v]
 
 (x zero outside its H x W pixels). The two index formulas count from different origins: i = 0 is the first
 'valid' position in the correlation, the first 'full' position in the convolution. Entry by entry,
@@ -14,7 +14,7 @@ convolve2d(x, k, mode) == correlate2d(x, rot180(k), mode).
 Output sizes, for each of the three modes:
 
     "valid"  (H - KH + 1, W - KW + 1)   the kernel stays inside x
-    "full"   (H + KH - 1, W + KW - 1)   every partial overlap, x zero-padded by K - 1 on every side
+    "full"   (H + KH - 1, W + KW - 1)   every partial overlap, x zero-padded by KH - 1 rows and KW - 1 columns on every side
     "same"   (H, W)                     the centre of "full"
 
 The results equal ``scipy.signal.correlate2d`` / ``convolve2d`` (boundary "fill", fillvalue 0) in every mode.
@@ -57,10 +57,10 @@ def _check_mode(mode, func):
 
 
 def rot180(k):
-    """Rotate a kernel by 180 degrees: rot180(k)[m, n] = k[KH-1-m, KW-1-n].
+    """Rotate a kernel by 180 degrees: rot180(k)[u, v] = k[KH-1-u, KW-1-v].
 
     k: (..., KH, KW), the last two axes are flipped. Returns a view of the same shape.
-    This is NOT the transpose: transposing swaps k[m, n] and k[n, m]; rotating reverses both axes.
+    This is NOT the transpose: transposing swaps k[u, v] and k[v, u]; rotating reverses both axes.
     """
     k = np.asarray(k)
     if k.ndim < 2:
@@ -141,7 +141,7 @@ def _prepare(x, k, mode, func):
 def correlate2d(x, k, mode="valid"):
     """Cross-correlation, what deep-learning frameworks call "convolution".
 
-    out[i, j] = Σ_m Σ_n x_padded[i + m, j + n] · k[m, n]
+    out[i, j] = Σ_u Σ_v x_padded[i + u, j + v] · k[u, v]
     x: (H, W); k: (KH, KW); mode: "valid", "full" or "same" (sizes in the module docstring).
     """
     x, k = _prepare(x, k, mode, "correlate2d")
@@ -153,7 +153,7 @@ def convolve2d(x, k, mode="valid"):
     """True convolution: correlation with the kernel rotated by 180 degrees.
 
     The result equals correlate2d(x, rot180(k), mode) (for "same": with an odd kernel). Index by index, with i
-    counted from the first 'full' position, (x * k)[i, j] = Σ_m Σ_n x[i - m, j - n] · k[m, n]; "valid" keeps the
+    counted from the first 'full' position, (x * k)[i, j] = Σ_u Σ_v x[i - u, j - v] · k[u, v]; "valid" keeps the
     positions i >= KH - 1, j >= KW - 1 of that sum.
     x: (H, W); k: (KH, KW); mode: "valid", "full" or "same".
     """
@@ -165,7 +165,7 @@ def convolve2d(x, k, mode="valid"):
 def correlate2d_naive(x, k, mode="valid"):
     """The same as ``correlate2d``, written as the four nested loops of the definition.
 
-    Slow, but every line is the equation: out[i, j] = Σ_m Σ_n x_padded[i + m, j + n] · k[m, n].
+    Slow, but every line is the equation: out[i, j] = Σ_u Σ_v x_padded[i + u, j + v] · k[u, v].
     """
     x, k = _prepare(x, k, mode, "correlate2d_naive")
     KH, KW = k.shape
@@ -174,9 +174,9 @@ def correlate2d_naive(x, k, mode="valid"):
     out = np.zeros((H_out, W_out), dtype=np.result_type(x, k))
     for i in range(H_out):
         for j in range(W_out):
-            for m in range(KH):
-                for n in range(KW):
-                    out[i, j] += xp[i + m, j + n] * k[m, n]
+            for u in range(KH):
+                for v in range(KW):
+                    out[i, j] += xp[i + u, j + v] * k[u, v]
     return out
 
 

@@ -7,7 +7,7 @@ of Odena, Dumoulin and Olah, Distill, 2016). Resizing first (nearest-neighbour) 
 reaches every inner pixel with the same number of taps.
 
     overlap_counts(K, s, n)[i, j]   = the number of (input pixel, kernel tap) pairs that land on output (i, j)
-    along one axis:  count[t] = #{(i, m) : i·s + m = t, 0 <= i < n, 0 <= m < K},  output length (n - 1)·s + K
+    along one axis:  count[t] = #{(i, u) : i·s + u = t, 0 <= i < n, 0 <= u < K},  output length (n - 1)·s + K
 """
 
 import numpy as np
@@ -32,7 +32,7 @@ def overlap_counts(kernel_size, stride, input_size):
 
     kernel_size, stride, input_size: an int or a pair (rows, columns), each >= 1.
     Returns an int array (H_out, W_out) = ((H - 1)·sh + KH, (W - 1)·sw + KW). It is the outer product of the
-    per-axis counts, because a tap (m, k) from pixel (i, j) lands on (i·sh + m, j·sw + k).
+    per-axis counts, because a tap (u, v) from pixel (i, j) lands on (i·sh + u, j·sw + v).
     With KH a multiple of sh, every row away from the borders gets the same count KH / sh; otherwise the counts
     alternate, which is the checkerboard.
     """

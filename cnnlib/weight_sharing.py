@@ -1,12 +1,12 @@
 """A convolution layer is a fully connected layer with cut connections and tied weights (notebook 02).
 
-One channel, stride 1, no padding. The input x has shape (H, W), the kernel W has shape (KH, KW), and the output
-z = x ⋆ W has shape (H_out, W_out) = (H - KH + 1, W - KW + 1). Flatten x and z row by row; then
+One channel, stride 1, no padding. The input x has shape (H, W_in), the kernel W has shape (KH, KW), and the output
+z = x ⋆ W has shape (H_out, W_out) = (H - KH + 1, W_in - KW + 1). Flatten x and z row by row; then
 
-    z.ravel() = M @ x.ravel(),    M of shape (H_out·W_out, H·W),
+    z.ravel() = M @ x.ravel(),    M of shape (H_out·W_out, H·W_in),
 
-where row i·W_out + j of M holds W[m, n] in column (i + m)·W + (j + n) and zeros elsewhere. Every kernel entry
-W[m, n] appears H_out·W_out times in M: these are its "copies", one per output pixel.
+where row i·W_out + j of M holds W[u, v] in column (i + u)·W_in + (j + v) and zeros elsewhere. Every kernel entry
+W[u, v] appears H_out·W_out times in M: these are its "copies", one per output pixel.
 
 Everything here is written as plain loops over the definition, to be read next to the notebook.
 """
@@ -42,16 +42,16 @@ def kernel_taps(kernel_shape, input_shape):
     """Which kernel entry each connection of the dense matrix uses.
 
     kernel_shape: (KH, KW); input_shape: (H, W).
-    Returns T, an int array of shape (H_out·W_out, H·W): T[r, c] = m·KW + n when output pixel r = i·W_out + j
-    reads input pixel c = (i + m)·W + (j + n) through W[m, n], and -1 when the connection is cut.
+    Returns T, an int array of shape (H_out·W_out, H·W): T[r, c] = u·KW + v when output pixel r = i·W_out + j
+    reads input pixel c = (i + u)·W + (j + v) through W[u, v], and -1 when the connection is cut.
     """
     H, W, KH, KW, H_out, W_out = _sizes(kernel_shape, input_shape, "kernel_taps")
     T = np.full((H_out * W_out, H * W), -1, dtype=np.int64)
     for i in range(H_out):
         for j in range(W_out):
-            for m in range(KH):
-                for n in range(KW):
-                    T[i * W_out + j, (i + m) * W + (j + n)] = m * KW + n
+            for u in range(KH):
+                for v in range(KW):
+                    T[i * W_out + j, (i + u) * W + (j + v)] = u * KW + v
     return T
 
 
@@ -67,26 +67,26 @@ def conv_matrix(W, input_shape):
     T = kernel_taps(W.shape, input_shape)
     M = np.zeros(T.shape, dtype=np.float64 if W.dtype == bool else W.dtype)
     used = T >= 0
-    M[used] = W.ravel()[T[used]]  # tied weights: every copy of W[m, n] holds the same number
+    M[used] = W.ravel()[T[used]]  # tied weights: every copy of W[u, v] holds the same number
     return M
 
 
 def receptive_field(i, j, kernel_shape, input_shape):
     """The input pixels output pixel (i, j) reads, and the weight used for each.
 
-    Returns a list of ((p, q), (m, n)) in row-major kernel order: z[i, j] = Σ x[p, q] · W[m, n].
+    Returns a list of ((p, q), (u, v)) in row-major kernel order: z[i, j] = Σ x[p, q] · W[u, v].
     """
     H, W, KH, KW, H_out, W_out = _sizes(kernel_shape, input_shape, "receptive_field")
     if not (0 <= i < H_out and 0 <= j < W_out):
         raise ValueError(f"receptive_field expected an output pixel inside {(H_out, W_out)}, got {(i, j)}")
-    return [((i + m, j + n), (m, n)) for m in range(KH) for n in range(KW)]
+    return [((i + u, j + v), (u, v)) for u in range(KH) for v in range(KW)]
 
 
 def fan_out(p, q, kernel_shape, input_shape):
     """The output pixels that input pixel (p, q) feeds, and the weight each one multiplies it by.
 
-    Returns a list of ((i, j), (m, n)) in row-major output order: x[p, q] enters z[i, j] through W[m, n],
-    with (m, n) = (p - i, q - j). Corner pixels feed one output, central ones KH·KW outputs.
+    Returns a list of ((i, j), (u, v)) in row-major output order: x[p, q] enters z[i, j] through W[u, v],
+    with (u, v) = (p - i, q - j). Corner pixels feed one output, central ones KH·KW outputs.
     """
     H, W, KH, KW, H_out, W_out = _sizes(kernel_shape, input_shape, "fan_out")
     if not (0 <= p < H and 0 <= q < W):
@@ -99,9 +99,9 @@ def fan_out(p, q, kernel_shape, input_shape):
 def weight_copies(dM, kernel_shape, input_shape):
     """The gradient of every copy of every tied weight, read out of the dense-layer gradient.
 
-    dM: ∂C/∂M, shape (H_out·W_out, H·W) (for a dense layer that is δ xᵀ, equation BP4).
-    Returns copies of shape (H_out, W_out, KH, KW): copies[i, j, m, n] is the gradient of the copy of W[m, n]
-    that output pixel (i, j) uses, i.e. dM at row i·W_out + j, column (i + m)·W + (j + n).
+    dM: ∂L/∂M, shape (H_out·W_out, H·W) (for a dense layer that is δ xᵀ, equation BP4).
+    Returns copies of shape (H_out, W_out, KH, KW): copies[i, j, u, v] is the gradient of the copy of W[u, v]
+    that output pixel (i, j) uses, i.e. dM at row i·W_out + j, column (i + u)·W + (j + v).
     """
     H, W, KH, KW, H_out, W_out = _sizes(kernel_shape, input_shape, "weight_copies")
     dM = np.asarray(dM)
@@ -111,16 +111,16 @@ def weight_copies(dM, kernel_shape, input_shape):
     copies = np.zeros((H_out, W_out, KH, KW), dtype=np.result_type(dM.dtype, np.float64))
     for i in range(H_out):
         for j in range(W_out):
-            for m in range(KH):
-                for n in range(KW):
-                    copies[i, j, m, n] = dM[i * W_out + j, (i + m) * W + (j + n)]
+            for u in range(KH):
+                for v in range(KW):
+                    copies[i, j, u, v] = dM[i * W_out + j, (i + u) * W + (j + v)]
     return copies
 
 
 def tie_gradient(dM, kernel_shape, input_shape):
     """The gradient of the tied kernel: the sum of the gradients of all its copies.
 
-    dM: ∂C/∂M, shape (H_out·W_out, H·W). Returns dW of shape (KH, KW).
+    dM: ∂L/∂M, shape (H_out·W_out, H·W). Returns dW of shape (KH, KW).
     With dM = δ xᵀ this equals correlate2d(x, δ, "valid") (notebook 02).
     """
     return weight_copies(dM, kernel_shape, input_shape).sum(axis=(0, 1))

@@ -27,33 +27,38 @@ STUB = "# YOUR CODE HERE\n    raise NotImplementedError()"
 TIMES = {}
 
 HONEST_04 = """
-    KH, KW = W.shape
+    C, KH, KW = W.shape
     dx, dW = np.zeros_like(x), np.zeros_like(W)
-    for i, j in np.ndindex(*delta.shape):          # x[i+m, j+n] met W[KH-1-m, KW-1-n]: send δ back along it
-        dx[i:i + KH, j:j + KW] += delta[i, j] * np.flip(W)
-        dW += delta[i, j] * np.flip(x[i:i + KH, j:j + KW])
+    for c, a, b in np.ndindex(*x.shape):           # x[c, a, b] stamped W[c] onto z at (a, b): collect back
+        window = delta[a:a + KH, b:b + KW]
+        dx[c, a, b] = np.einsum("mn,mn->", window, W[c])
+        dW[c] += x[c, a, b] * window
     return dx, dW, float(delta.sum())"""
 
 BODIES = {  # student -> {exercise function: body}
     "correct": {"convolution_layer_backward": HONEST_04},
-    # two named mistakes: the correlation layer's dx (W not turned) and an unrotated dW. It also rebinds the
-    # checker's name to an always-pass fake after its function: the graded cell imports the real checker itself.
+    # two named mistakes: the valid layer's rotation in dx and a rotated dW. It also rebinds the checker's name
+    # to an always-pass fake after its function: the graded cell imports the real checker itself.
     "mistaken": {"convolution_layer_backward": """
-    KH, KW = W.shape
+    C, KH, KW = W.shape
     dx, dW = np.zeros_like(x), np.zeros_like(W)
-    for i, j in np.ndindex(*delta.shape):
-        dx[i:i + KH, j:j + KW] += delta[i, j] * W
-        dW += delta[i, j] * x[i:i + KH, j:j + KW]
+    for c, a, b in np.ndindex(*x.shape):
+        window = delta[a:a + KH, b:b + KW]
+        dx[c, a, b] = np.sum(window * np.flip(W[c]))
+        dW[c] += x[c, a, b] * np.flip(window)
     return dx, dW, float(delta.sum())
 
 check_convolution_layer_backward = lambda fn, hidden=False: True"""},
     "gamed_library": {"convolution_layer_backward": """
-    layer = Conv2D(1, 1, W.shape)
-    layer.params["W"][0, 0] = np.flip(W)
-    layer.forward(x[None, None])
-    return layer.backward(delta[None, None])[0, 0], np.flip(layer.grads["W"][0, 0]), layer.grads["b"][0]"""},
+    C, KH, KW = W.shape
+    layer = Conv2D(C, 1, (KH, KW))
+    layer.params["W"][0] = np.flip(W, axis=(1, 2))
+    layer.forward(np.pad(x, ((0, 0), (KH - 1, KH - 1), (KW - 1, KW - 1)))[None])
+    dxp = layer.backward(delta[None, None])[0]
+    return (dxp[:, KH - 1:KH - 1 + x.shape[1], KW - 1:KW - 1 + x.shape[2]], np.flip(layer.grads["W"][0], axis=(1, 2)),
+            layer.grads["b"][0])"""},
     "gamed_reference": {"convolution_layer_backward": """
-    from cnnlib.exercises.rotation import _conv_forward_reference as answer
+    from cnnlib.exercises.rotation import _full_layer_reference as answer
     return answer(x, W, delta)"""},
 }
 
@@ -105,7 +110,9 @@ def test_student_version_has_no_solution_body_and_no_hidden_tests(released_all, 
     assert "HIDDEN TESTS" not in text and "hidden=True" not in text
     assert text.count("raise NotImplementedError()") == len(bodies)
     graded = [c for c in student.cells if c.metadata.get("nbgrader", {}).get("grade")]
-    assert len(graded) == len(bodies) and all("assert result, result.message" in c.source for c in graded)
+    challenges = [c for c in source.cells if c.metadata.get("nbgrader", {}).get("grade_id", "").startswith("challenge_")]
+    assert len(challenges) == 1  # the optional challenge: a solution cell, ungraded
+    assert len(graded) == len(bodies) - len(challenges) and all("assert result, result.message" in c.source for c in graded)
 
 
 def test_run_all_fails_only_in_the_exercise_test_cell(released, tmp_path):
@@ -173,8 +180,8 @@ def test_named_mistakes_get_zero_points_and_their_message(graded):
     assert float(rows["mistaken"]["score"]) == 0
     _, errors = _errors(autograded, "mistaken")
     assert len(errors) == 1
-    # the checker's words for "used the correlation layer's dx" and "forgot to rotate dW", both in one message
-    assert "two half-turns cancel" in errors[0] and "dW = rot180(x ⋆ δ)" in errors[0]
+    # the checker's words for "rotated the kernel in dx" and "rotated dW", both in one message
+    assert "the rule of the 'valid' correlation layer" in errors[0] and "your dW is turned by 180°" in errors[0]
 
 
 def test_gamed_submissions_get_zero_points(graded):
@@ -199,7 +206,8 @@ SOFTMAX_CE = """
     log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
     grad = np.exp(log_p)
     grad[np.arange(len(labels)), labels] -= 1.0
-    return grad / len(labels)"""
+    w = weights[labels]
+    return grad * w[:, None] / w.sum()"""
 SOFTMAX_MSE = """
     N, K = logits.shape
     z = np.exp(logits - logits.max(axis=1, keepdims=True))

@@ -9,7 +9,7 @@ import pytest
 import scipy.signal
 
 from cnnlib import exercises
-from cnnlib.exercises import convolution, mnist, mlp, recovery, rotation, stride
+from cnnlib.exercises import mnist, stride
 
 
 def numerical(f, x, h=1e-6):
@@ -28,29 +28,6 @@ def assert_named(result, *names):
     assert not result, result
     for name in names:
         assert name in result.mistakes, (name, result.message)
-
-
-# ---- 01: the hidden δ through tanh ---------------------------------------------------------------------------
-def tanh_right(W, d, z):
-    return (W.T @ d) * (1 - np.tanh(z) ** 2)
-
-
-def test_tanh_answer_matches_central_differences():
-    for W, d, z in mlp._cases(1002, ((3, 3), (3, 4), (2, 5))):
-        num = numerical(lambda v: d @ (W @ np.tanh(v)), z)  # C is linear in z^{l+1} with slope δ^{l+1}
-        np.testing.assert_allclose(tanh_right(W, d, z), num, atol=1e-8)
-    assert exercises.check_hidden_delta_tanh(tanh_right)
-
-
-@pytest.mark.parametrize("name, fn", [
-    ("used the sigmoid's derivative", lambda W, d, z: (W.T @ d) * np.exp(-z) / (1 + np.exp(-z)) ** 2),
-    ("used a(1 - a) with a = tanh(z)", lambda W, d, z: (W.T @ d) * np.tanh(z) * (1 - np.tanh(z))),
-    ("used 1 - z² instead of 1 - tanh(z)²", lambda W, d, z: (W.T @ d) * (1 - z * z)),
-    ("forgot the tanh'(z) factor", lambda W, d, z: W.T @ d),
-    ("used W instead of Wᵀ", lambda W, d, z: (W @ d) * (1 - np.tanh(z) ** 2)),
-])
-def test_tanh_mistakes_are_named(name, fn):
-    assert_named(exercises.check_hidden_delta_tanh(fn), name)
 
 
 # ---- 02: Mᵀδ as a scatter loop -------------------------------------------------------------------------------
@@ -103,101 +80,6 @@ def test_scatter_mistakes_are_named(name, fn):
     assert_named(result, name)
 
 
-# ---- 03: a full convolution from padding ---------------------------------------------------------------------
-def full_from_padding(top, bottom, left, right, kernel_of):
-    def fn(x, k):
-        return scipy.signal.correlate2d(np.pad(x, ((top(k), bottom(k)), (left(k), right(k)))), kernel_of(k), "valid")
-    return fn
-
-
-KH1 = lambda k: k.shape[0] - 1  # noqa: E731
-KW1 = lambda k: k.shape[1] - 1  # noqa: E731
-
-
-def test_full_convolution_right_answer():
-    right = full_from_padding(KH1, KH1, KW1, KW1, np.flip)
-    for x, k in convolution.FULL_CASES:
-        np.testing.assert_allclose(right(x, k), scipy.signal.convolve2d(x, k, "full"))
-    assert exercises.check_full_convolution(right)
-
-
-@pytest.mark.parametrize("name, fn", [
-    ("forgot to flip", full_from_padding(KH1, KH1, KW1, KW1, lambda k: k)),
-    ("padded by KH instead of KH - 1",
-     full_from_padding(lambda k: k.shape[0], lambda k: k.shape[0], lambda k: k.shape[1], lambda k: k.shape[1],
-                       np.flip)),
-    ("padded only one side", full_from_padding(KH1, lambda k: 0, KW1, lambda k: 0, np.flip)),
-    ("transposed instead of rotating",
-     full_from_padding(lambda k: k.shape[1] - 1, lambda k: k.shape[1] - 1, lambda k: k.shape[0] - 1,
-                       lambda k: k.shape[0] - 1, np.transpose)),
-])
-def test_full_convolution_mistakes_are_named(name, fn):
-    assert_named(exercises.check_full_convolution(fn), name)
-
-
-def test_full_mode_is_refused():
-    result = exercises.check_full_convolution(lambda x, k: scipy.signal.correlate2d(x, np.flip(k), mode="full"))
-    assert not result and result.mistake == "used a shortcut" and "'full'" in result.message
-
-
-# ---- 04: the backward pass of a convolution forward ----------------------------------------------------------
-def conv_layer_numerical(x, W, delta, b=0.3):
-    def cost(x_, W_, b_):
-        return np.sum(delta * (scipy.signal.convolve2d(x_, W_, "valid") + b_))
-    return (numerical(lambda v: cost(v, W, b), x), numerical(lambda v: cost(x, v, b), W),
-            numerical(lambda v: cost(x, W, v[0]), [b])[0])
-
-
-def conv_layer_right(x, W, delta):
-    return (scipy.signal.correlate2d(delta, W, "full"), np.flip(scipy.signal.correlate2d(x, delta, "valid")),
-            delta.sum())
-
-
-def test_convolution_layer_right_answer_matches_central_differences():
-    for x, W, delta in rotation.CASES:
-        for got, want in zip(conv_layer_right(x, W, delta), conv_layer_numerical(x, W, delta)):
-            np.testing.assert_allclose(got, want, atol=1e-7)
-
-
-def scatter_backward(kernel_of, rotate_dw=True, accumulate=True, db=np.sum):
-    def fn(x, W, delta):
-        KH, KW = W.shape
-        K = kernel_of(W)
-        dx, dV = np.zeros_like(x), np.zeros_like(W)
-        for i, j in np.ndindex(*delta.shape):
-            if accumulate:
-                dx[i:i + KH, j:j + KW] += delta[i, j] * K
-            else:
-                dx[i:i + KH, j:j + KW] = delta[i, j] * K
-            dV += delta[i, j] * x[i:i + KH, j:j + KW]
-        return dx, (np.flip(dV) if rotate_dw else dV), db(delta)
-    return fn
-
-
-def test_convolution_layer_honest_scatter_passes():
-    assert exercises.check_convolution_layer_backward(scatter_backward(np.flip))
-
-
-@pytest.mark.parametrize("names, fn", [
-    (["used the correlation layer's dx"], scatter_backward(lambda W: W)),
-    (["forgot to rotate dW"], scatter_backward(np.flip, rotate_dw=False)),
-    (["overwrites instead of accumulating"], scatter_backward(np.flip, accumulate=False)),
-    (["averaged the bias gradient"], scatter_backward(np.flip, db=np.mean)),
-    # several at once: each output is diagnosed on its own, and every mistake is named
-    (["used the correlation layer's dx", "forgot to rotate dW", "averaged the bias gradient"],
-     scatter_backward(lambda W: W, rotate_dw=False, db=np.mean)),
-])
-def test_convolution_layer_mistakes_are_named(names, fn):
-    result = exercises.check_convolution_layer_backward(fn)
-    assert_named(result, *names)
-    assert len(result.mistakes) == len(names)
-
-
-def test_correlate2d_is_refused_in_the_by_hand_exercise():
-    result = exercises.check_convolution_layer_backward(conv_layer_right)
-    assert not result and result.mistake == "used a shortcut" and "correlate2d" in result.message
-
-
 # ---- 05: dW with stride, padding and dilation ----------------------------------------------------------------
 def strided_forward(x, W, s, p, d):
     xp = np.pad(x, p)
@@ -244,66 +126,6 @@ def test_strided_dw_matches_central_differences():
 ])
 def test_strided_dw_mistakes_are_named(name, fn):
     assert_named(exercises.check_strided_weight_gradient(fn), name)
-
-
-# ---- 06: the gradient of the filter-recovery loss ------------------------------------------------------------
-def recovery_forward(x, W):
-    N, C, H, Wd = x.shape
-    F, _, KH, KW = W.shape
-    z = np.zeros((N, F, H - KH + 1, Wd - KW + 1))
-    for n, f, i, j in np.ndindex(*z.shape):
-        z[n, f, i, j] = np.sum(x[n, :, i:i + KH, j:j + KW] * W[f])
-    return z
-
-
-def recovery_loops(divide="N", sign=1, samples=None, flip=False):
-    """dW written as a learner would: loop over the taps, multiply the input window by the residual."""
-    def fn(x, W, y):
-        x, y = (x, y) if samples is None else (x[:samples], y[:samples])
-        r = sign * (recovery_forward(x, W) - y)
-        F, C, KH, KW = W.shape
-        Ho, Wo = r.shape[2:]
-        dW = np.zeros(W.shape)
-        for f, c, m, k in np.ndindex(F, C, KH, KW):
-            dW[f, c, m, k] = np.sum(x[:, c, m:m + Ho, k:k + Wo] * r[:, f])
-        dW = dW / {"N": len(x), "all": r.size, "none": 1}[divide]
-        return np.flip(dW, axis=(2, 3)) if flip else dW
-    return fn
-
-
-recovery_right = recovery_loops()
-
-
-def test_recovery_gradient_matches_central_differences():
-    for x, W, y in recovery.CASES:
-        num = numerical(lambda v: np.sum((recovery_forward(x, v) - y) ** 2) / (2 * len(x)), W)
-        np.testing.assert_allclose(recovery_right(x, W, y), num, atol=1e-6)
-    assert exercises.check_filter_recovery_gradient(recovery_right)
-    assert exercises.check_filter_recovery_gradient(recovery_right, hidden=True)
-
-
-@pytest.mark.parametrize("name, fn", [
-    ("forgot the 1/N", recovery_loops(divide="none")),
-    ("divided by every output, not by N", recovery_loops(divide="all")),
-    ("residual with the wrong sign", recovery_loops(sign=-1)),
-    ("used only the first sample", recovery_loops(samples=1, divide="none")),
-    ("rotated dW", recovery_loops(flip=True)),
-])
-def test_recovery_mistakes_are_named(name, fn):
-    assert_named(exercises.check_filter_recovery_gradient(fn), name)
-    assert_named(exercises.check_filter_recovery_gradient(fn, hidden=True), name)
-
-
-def test_recovery_refuses_the_loss_layer():
-    from cnnlib.losses import MeanSquaredError
-
-    def with_loss(x, W, y):
-        loss = MeanSquaredError()
-        loss.forward(recovery_forward(x, W), y)
-        return recovery_loops(divide="none")(x, W, recovery_forward(x, W) - loss.backward())
-
-    result = exercises.check_filter_recovery_gradient(with_loss)
-    assert not result and result.mistake == "used a shortcut" and "MeanSquaredError" in result.message
 
 
 # ---- 09: from the dense layer back to δ at the conv layer ----------------------------------------------------
@@ -392,51 +214,6 @@ def test_softmax_mse_mistakes_are_named(name, fn):
     assert_named(exercises.check_softmax_mse_backward(fn), name)
 
 
-# ---- 10: col2im, the adjoint of im2col -----------------------------------------------------------------------
-def im2col_loops(x, KH, KW):
-    C, H, W = x.shape
-    Ho, Wo = H - KH + 1, W - KW + 1
-    cols = np.zeros((C * KH * KW, Ho * Wo))
-    for c, m, k, i, j in np.ndindex(C, KH, KW, Ho, Wo):
-        cols[(c * KH + m) * KW + k, i * Wo + j] = x[c, i + m, j + k]
-    return cols
-
-
-def col2im_loops(order="cmk", columns="ij", accumulate=True):
-    def fn(dcols, C, H, W, KH, KW):
-        Ho, Wo = H - KH + 1, W - KW + 1
-        dx = np.zeros((C, H, W))
-        for c, m, k, i, j in np.ndindex(C, KH, KW, Ho, Wo):
-            row = (c * KH + m) * KW + k if order == "cmk" else (m * KW + k) * C + c
-            col = i * Wo + j if columns == "ij" else j * Ho + i
-            if accumulate:
-                dx[c, i + m, j + k] += dcols[row, col]
-            else:
-                dx[c, i + m, j + k] = dcols[row, col]
-        return dx
-    return fn
-
-
-def test_col2im_is_the_adjoint_of_im2col():
-    """<im2col(x), dcols> = <x, col2im(dcols)> for every x and dcols: the definition of a backward pass."""
-    from cnnlib.exercises import speed
-
-    rng = np.random.default_rng(9)
-    for dcols, C, H, W, KH, KW in speed.COL2IM_CASES:
-        x = rng.standard_normal((C, H, W))
-        assert np.isclose(np.sum(im2col_loops(x, KH, KW) * dcols), np.sum(x * col2im_loops()(dcols, C, H, W, KH, KW)))
-    assert exercises.check_col2im(col2im_loops())
-
-
-@pytest.mark.parametrize("name, fn", [
-    ("overwrites instead of accumulating", col2im_loops(accumulate=False)),
-    ("rows read in (m, k, c) order", col2im_loops(order="mkc")),
-    ("columns read in (j, i) order", col2im_loops(columns="ji")),
-])
-def test_col2im_mistakes_are_named(name, fn):
-    assert_named(exercises.check_col2im(fn), name)
-
-
 # ---- 07: max pooling with padding ----------------------------------------------------------------------------
 def padded_pool_cost(x, dout, k, s, p):
     xp = np.pad(x, p, constant_values=-np.inf)
@@ -468,7 +245,7 @@ def test_padded_maxpool_matches_central_differences_and_pytorch():
         np.testing.assert_allclose(right(x, dout, k, s, p), num, atol=1e-7)
     assert exercises.check_padded_maxpool_backward(right)
     torch = pytest.importorskip("torch")
-    for x, dout, k, s, p in pooling.PADDED_CASES + pooling.PADDED_HIDDEN_CASES:
+    for x, dout, k, s, p in pooling.PADDED_CASES + pooling.PADDED_EXERCISE.draw(np.random.default_rng(0)):
         xt = torch.tensor(x[None, None], requires_grad=True)
         torch.nn.functional.max_pool2d(xt, k, s, padding=p).backward(torch.tensor(dout[None, None]))
         np.testing.assert_allclose(right(x, dout, k, s, p), xt.grad[0, 0].numpy())

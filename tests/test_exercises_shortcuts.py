@@ -21,8 +21,9 @@ from cnnlib.weight_sharing import conv_matrix
 
 
 # ---- honest answers, written independently of the notebooks' solutions -----------------------------------
-def honest_hidden_delta_tanh(W, d, z):
-    return np.einsum("kj,k->j", W, d) / np.cosh(z) ** 2  # 1 - tanh² = 1 / cosh²
+def honest_hidden_delta_tanh(W, d, a):
+    A, S = 1.7159, 2.0 / 3.0
+    return np.einsum("kj,nk->nj", W, d) * A * S / np.cosh(np.arctanh(a / A)) ** 2  # f' = A·S / cosh²(S z)
 
 
 def honest_scatter(delta, W, shape):
@@ -32,18 +33,19 @@ def honest_scatter(delta, W, shape):
     return dx
 
 
-def honest_full(x, k):
+def honest_same(x, k):
     KH, KW = k.shape
-    return scipy.signal.correlate2d(np.pad(x, ((KH - 1,) * 2, (KW - 1,) * 2)), np.flip(k), "valid")
+    return scipy.signal.correlate2d(np.pad(x, ((KH // 2, (KH - 1) // 2), (KW // 2, (KW - 1) // 2))), np.flip(k),
+                                    "valid")
 
 
 def honest_convolution_layer(x, W, delta):
-    KH, KW = W.shape
+    """The full-convolution layer z = Σ_c x[c] * W[c] + b: index by index, from the sum."""
+    C, KH, KW = W.shape
     dx, dW = np.zeros_like(x), np.zeros_like(W)
-    for i, j in np.ndindex(*delta.shape):
-        for m, n in np.ndindex(KH, KW):
-            dx[i + m, j + n] += delta[i, j] * W[KH - 1 - m, KW - 1 - n]
-            dW[KH - 1 - m, KW - 1 - n] += delta[i, j] * x[i + m, j + n]
+    for c, a, b, m, n in np.ndindex(*x.shape, KH, KW):
+        dx[c, a, b] += delta[a + m, b + n] * W[c, m, n]
+        dW[c, m, n] += delta[a + m, b + n] * x[c, a, b]
     return dx, dW, delta.sum()
 
 
@@ -55,11 +57,12 @@ def honest_strided_dw(x, delta, KH, KW, s, p, d):
     return dW
 
 
-def honest_filter_recovery(x, W, y):
+def honest_filter_recovery(x, W, b, y, tau):
     KH, KW = W.shape[2:]
     win = np.lib.stride_tricks.sliding_window_view(x, (KH, KW), axis=(2, 3))  # (N, C, H_out, W_out, KH, KW)
-    z = np.einsum("ncijmk,fcmk->nfij", win, W)
-    return np.einsum("ncijmk,nfij->fcmk", win, z - y) / len(x)
+    z = np.einsum("ncijmk,fcmk->nfij", win, W) + b[:, None, None]
+    delta = np.clip(z - y, -tau, tau) / len(x)
+    return np.einsum("ncijmk,nfij->fcmk", win, delta), delta.sum(axis=(0, 2, 3))
 
 
 def honest_maxpool(x, dout, k, s):
@@ -71,11 +74,11 @@ def honest_maxpool(x, dout, k, s):
     return dx
 
 
-def honest_softmax(logits, labels):
+def honest_softmax(logits, labels, weights):
     log_p = logits - scipy.special.logsumexp(logits, axis=1, keepdims=True)
     p = np.exp(log_p)
     p[np.arange(len(labels)), labels] -= 1
-    return p / len(labels)
+    return p * weights[labels][:, None] / weights[labels].sum()
 
 
 def honest_conv_delta(z, W_fc, delta_fc):
@@ -109,13 +112,13 @@ def honest_softmax_mse(logits, labels):
     return np.einsum("nij,nj->ni", J, g) / len(labels)
 
 
-def honest_col2im(dcols, C, H, W, KH, KW):
-    Ho, Wo = H - KH + 1, W - KW + 1
+def honest_col2im(dcols, C, H, W, KH, KW, s, d):
+    Ho, Wo = (H - d * (KH - 1) - 1) // s + 1, (W - d * (KW - 1) - 1) // s + 1
     dx = np.zeros((C, H, W))
     for row, col in np.ndindex(*dcols.shape):
         c, m, k = np.unravel_index(row, (C, KH, KW))
         i, j = np.unravel_index(col, (Ho, Wo))
-        dx[c, i + m, j + k] += dcols[row, col]
+        dx[c, s * i + d * m, s * j + d * k] += dcols[row, col]
     return dx
 
 
@@ -128,8 +131,13 @@ def conv_layer(x, W, stride=1, padding=0, dilation=1):
 
 
 def library_convolution_layer(x, W, delta):
-    layer = conv_layer(x, np.flip(W))
-    return layer.backward(delta[None, None])[0, 0], np.flip(layer.grads["W"][0, 0]), layer.grads["b"][0]
+    """The full-convolution layer is a stride-1 transposed convolution: its backward gives all three gradients."""
+    from cnnlib.layers import ConvTranspose2D
+
+    layer = ConvTranspose2D(len(x), 1, W.shape[1:])
+    layer.params["W"] = W[:, None].copy()
+    layer.forward(x[None])
+    return layer.backward(delta[None, None])[0], layer.grads["W"][:, 0], layer.grads["b"][0]
 
 
 def library_strided_dw(x, delta, KH, KW, s, p, d):
@@ -138,27 +146,28 @@ def library_strided_dw(x, delta, KH, KW, s, p, d):
     return layer.grads["W"][0, 0]
 
 
-def library_filter_recovery(x, W, y):
+def library_filter_recovery(x, W, b, y, tau):
     layer = Conv2D(W.shape[1], W.shape[0], W.shape[2:])
     layer.params["W"][...] = W
-    layer.params["b"][...] = 0.0
+    layer.params["b"][...] = b
     z = layer.forward(x)
-    layer.backward((z - y) / len(x))
-    return layer.grads["W"]
+    layer.backward(np.clip(z - y, -tau, tau) / len(x))
+    return layer.grads["W"], layer.grads["b"]
 
 
-def library_hidden_delta_tanh(W, d, z):
+def library_hidden_delta_tanh(W, d, a):
     layer = Tanh()
-    layer.forward(z)
-    return layer.backward(W.T @ d)
+    layer.forward(np.arctanh(a / 1.7159))               # S·z
+    return 1.7159 * (2.0 / 3.0) * layer.backward(d @ W)
 
 
 def library_scatter(delta, W, shape):
     return (conv_matrix(W, shape).T @ delta.ravel()).reshape(shape)
 
 
-def library_full(x, k):
-    return scipy.signal.convolve2d(x, k)
+def library_same(x, k):
+    t, u = (k.shape[0] - 1) // 2, (k.shape[1] - 1) // 2
+    return scipy.signal.convolve2d(x, k)[t:t + x.shape[0], u:u + x.shape[1]]   # scipy's default mode, then the crop
 
 
 def library_maxpool(x, dout, k, s):
@@ -167,10 +176,11 @@ def library_maxpool(x, dout, k, s):
     return layer.backward(dout[None, None])[0, 0]
 
 
-def library_softmax(logits, labels):
+def library_softmax(logits, labels, weights):
     loss = SoftmaxCrossEntropy()
     loss.forward(logits, labels)
-    return loss.backward()
+    w = weights[labels]
+    return loss.backward() * len(labels) * w[:, None] / w.sum()
 
 
 def library_padded_maxpool(x, dout, k, s, p):
@@ -190,9 +200,10 @@ def library_softmax_mse(logits, labels):
     return p * (g - np.sum(p * g, axis=1, keepdims=True))
 
 
-def library_col2im(dcols, C, H, W, KH, KW):
-    layer = Conv2D(C, 1, (KH, KW))
-    return layer._col2im(dcols, (1, C, H, W), H - KH + 1, W - KW + 1)[0]
+def library_col2im(dcols, C, H, W, KH, KW, s, d):
+    layer = Conv2D(C, 1, (KH, KW), stride=s, dilation=d)
+    Ho, Wo = (H - d * (KH - 1) - 1) // s + 1, (W - d * (KW - 1) - 1) // s + 1
+    return layer._col2im(dcols, (1, C, H, W), Ho, Wo)[0]
 
 
 def library_conv_delta(z, W_fc, delta_fc):
@@ -202,40 +213,43 @@ def library_conv_delta(z, W_fc, delta_fc):
     return relu.backward(pool.backward(flat.backward(dense.backward(delta_fc))))
 
 
-def honest_conv_transpose(x, W, s, p):
-    """Stamp a weighted copy of W per input pixel, s pixels apart, then crop p on every side."""
-    KH, KW = W.shape
-    y = np.zeros(((x.shape[0] - 1) * s + KH, (x.shape[1] - 1) * s + KW))
-    for (i, j), v in np.ndenumerate(x):
-        y[i * s:i * s + KH, j * s:j * s + KW] += v * W
-    return y[p:y.shape[0] - p, p:y.shape[1] - p]
+def honest_tconv_dw(x, delta, KH, KW, s, p):
+    """Index by index: W[m, n] met δ at (s·a + m − p, s·b + n − p) wherever that lies inside δ."""
+    dW = np.zeros((KH, KW))
+    for (a, b), v in np.ndenumerate(x):
+        for m, n in np.ndindex(KH, KW):
+            r, c = s * a + m - p, s * b + n - p
+            if 0 <= r < delta.shape[0] and 0 <= c < delta.shape[1]:
+                dW[m, n] += v * delta[r, c]
+    return dW
 
 
-def library_conv_transpose(x, W, s, p):
+def library_tconv_dw(x, delta, KH, KW, s, p):
     from cnnlib.layers import ConvTranspose2D
 
-    layer = ConvTranspose2D(1, 1, W.shape, stride=s, padding=p)
-    layer.params["W"] = W[None, None]
-    return layer.forward(x[None, None])[0, 0]
+    layer = ConvTranspose2D(1, 1, (KH, KW), stride=s, padding=p)
+    layer.forward(x[None, None])
+    layer.backward(delta[None, None])
+    return layer.grads["W"][0, 0]
 
 
-def honest_taps(grads, x_shape, s):
+def honest_taps(grads, x_shape, s, d):
     """np.add.at over every (tap, output pixel) pair: repeated entries add."""
     KH, KW, Ho, Wo = grads.shape
     m, n, i, j = np.meshgrid(np.arange(KH), np.arange(KW), np.arange(Ho), np.arange(Wo), indexing="ij")
     dx = np.zeros(x_shape)
-    np.add.at(dx, (m + s * i, n + s * j), grads)
+    np.add.at(dx, (d * m + s * i, d * n + s * j), grads)
     return dx
 
 
-def library_taps(grads, x_shape, s):
+def library_taps(grads, x_shape, s, d):
     from cnnlib.autodiff import Tensor
 
     KH, KW, Ho, Wo = grads.shape
     x = Tensor(np.zeros(x_shape))
     for m in range(KH):
         for n in range(KW):
-            x[m:m + s * (Ho - 1) + 1:s, n:n + s * (Wo - 1) + 1:s].backward(grads[m, n])
+            x[d * m:d * m + s * (Ho - 1) + 1:s, d * n:d * n + s * (Wo - 1) + 1:s].backward(grads[m, n])
     return x.grad
 
 
@@ -246,10 +260,10 @@ TABLE = {
                                 ("cnnlib.layers", "Tanh")),
     "check_scatter_input_gradient": (honest_scatter, library_scatter, "weight_sharing", "_scatter_reference",
                                      ("cnnlib.weight_sharing", "conv_matrix")),
-    "check_full_convolution": (honest_full, library_full, "convolution", "_full_reference",
+    "check_same_convolution": (honest_same, library_same, "convolution", "_same_reference",
                                ("cnnlib.signal", "convolve2d")),
     "check_convolution_layer_backward": (honest_convolution_layer, library_convolution_layer, "rotation",
-                                         "_conv_forward_reference", ("cnnlib.layers", "Conv2D")),
+                                         "_full_layer_reference", ("cnnlib.layers", "ConvTranspose2D")),
     "check_strided_weight_gradient": (honest_strided_dw, library_strided_dw, "stride", "_dw_reference",
                                       ("cnnlib.layers", "Conv2D")),
     "check_filter_recovery_gradient": (honest_filter_recovery, library_filter_recovery, "recovery", "_reference",
@@ -265,8 +279,8 @@ TABLE = {
     "check_col2im": (honest_col2im, library_col2im, "speed", "_col2im_reference", ("cnnlib.layers", "Conv2D")),
     "check_softmax_mse_backward": (honest_softmax_mse, library_softmax_mse, "softmax", "_mse_reference",
                                    ("cnnlib.losses", "MeanSquaredError")),
-    "check_conv_transpose_from_zeros": (honest_conv_transpose, library_conv_transpose, "transposed", "_reference",
-                                        ("cnnlib.layers", "ConvTranspose2D")),
+    "check_conv_transpose_weight_gradient": (honest_tconv_dw, library_tconv_dw, "transposed", "_reference",
+                                             ("cnnlib.layers", "ConvTranspose2D")),
     "check_taps_backward": (honest_taps, library_taps, "autodiff", "_reference", ("cnnlib.autodiff", "Tensor")),
 }
 CHECKERS = sorted(TABLE)
@@ -307,9 +321,9 @@ def test_the_library_is_refused(name):
 
 def test_the_message_names_the_layer():
     refused(run("check_convolution_layer_backward", library_convolution_layer),
-            "`Conv2D.backward` computes this for you", "the exercise asks you to derive it")
+            "`ConvTranspose2D.backward` computes this for you", "the exercise asks you to derive it")
     refused(run("check_maxpool_backward", library_maxpool), "MaxPool2D")
-    refused(run("check_full_convolution", library_full), "convolve2d")
+    refused(run("check_same_convolution", library_same), "convolve2d")
 
 
 @pytest.mark.parametrize("name", CHECKERS)
@@ -372,14 +386,15 @@ def test_autograd_and_numerical_gradients_are_refused(name):
     exec("def with_torch(*args):\n    import torch\n    return torch.zeros(1)\n"
          "def with_numbers(*args):\n    return numerical_gradient(lambda v: v, args[0], args[0])\n", ns)
     refused(run(name, ns["with_torch"]), "automatic-differentiation")
-    if name != "check_full_convolution":  # not a gradient
+    if name != "check_same_convolution":  # not a gradient
         refused(run(name, ns["with_numbers"]), "numerical_gradient")
 
 
 def test_the_blocked_functions_work_again_after_a_check():
     run("check_convolution_layer_backward", library_convolution_layer)
-    x, W = np.arange(12.0).reshape(3, 4), np.array([[1.0, 2.0], [0.0, -1.0]])
-    np.testing.assert_allclose(library_convolution_layer(x, W, np.ones((2, 3)))[2], 6.0)
+    x, W = np.arange(12.0).reshape(1, 3, 4), np.array([[[1.0, 2.0], [0.0, -1.0]]])
+    np.testing.assert_allclose(library_convolution_layer(x, W, np.ones((4, 5)))[2], 20.0)
+    x, W = x[0], W[0]
     np.testing.assert_allclose(convolve2d(x, W), scipy.signal.convolve2d(x, W, "valid"))
     np.testing.assert_allclose(correlate2d(x, W), scipy.signal.correlate2d(x, W, "valid"))
 

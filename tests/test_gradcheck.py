@@ -89,3 +89,16 @@ def test_check_layer_refuses_float32_parameters():
 def test_numerical_gradient_refuses_float32():
     with pytest.raises(TypeError, match="float64"):
         numerical_gradient(lambda v: v, np.ones(3, dtype=np.float32), np.ones(3))
+
+
+def test_rel_error_of_unrelated_arrays_is_about_0_71_as_documented():
+    """The docstring's numbers: 0 for equal arrays, 1 for b = -a, about 1/√2 for independent normals."""
+    import numpy as np
+    from cnnlib.gradcheck import rel_error
+
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal(10_000)
+    assert rel_error(a, a) == 0.0 and abs(rel_error(a, -a) - 1.0) < 1e-12
+    values = [rel_error(rng.standard_normal((100, 100)), rng.standard_normal((100, 100))) for _ in range(20)]
+    assert all(abs(v - 2 ** -0.5) < 0.02 for v in values), values
+    assert all(v < 0.9 for v in values)        # not "about 1", which the old docstring said

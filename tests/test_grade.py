@@ -14,17 +14,24 @@ from cnnlib import grade as g
 
 REPO = Path(__file__).resolve().parents[1]
 
-# written here, independently of cnnlib: dC/dlogits of the batch-mean softmax cross-entropy
+# written here, independently of cnnlib: dL/dlogits of the class-weighted softmax cross-entropy (weighted mean)
 RIGHT = """\
 import numpy as np
 
-def softmax_ce_backward(logits, labels):
+def softmax_ce_backward(logits, labels, weights):
     shifted = logits - logits.max(axis=1, keepdims=True)
     p = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
     p[np.arange(len(labels)), labels] -= 1.0
-    return p / len(labels)
+    w = weights[labels]
+    return p * w[:, None] / w.sum()
 """
-FORGOT_MEAN = RIGHT.replace("return p / len(labels)", "return p")
+FORGOT_MEAN = RIGHT.replace("return p * w[:, None] / w.sum()", "return p * w[:, None] / len(labels)")
+
+
+def _namespace(path):
+    ns = {}
+    exec(path.read_text(), ns)
+    return ns
 
 
 def notebook(path, cells):
@@ -52,7 +59,7 @@ def test_py_submission_passes(tmp_path, capsys):
     sub.write_text(RIGHT)
     assert g.main([str(sub)]) == 0
     out = capsys.readouterr().out
-    assert "✅ softmax-CE backward" in out and "1 of 1 exercise(s) passed" in out
+    assert "✅ class-weighted softmax-CE backward" in out and "1 of 1 exercise(s) passed" in out
 
 
 def test_wrong_answer_is_named_and_exit_code_is_1(tmp_path, capsys):
@@ -62,7 +69,7 @@ def test_wrong_answer_is_named_and_exit_code_is_1(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "❌" in out and "0 of 1 exercise(s) passed" in out
     result = g.grade(g.load_submission(sub), out=lambda _: None)["check_softmax_ce_backward"]
-    assert result.mistake == "forgot 1/N"
+    assert result.mistake == "divided by N, not by the total weight"
 
 
 def test_notebook_runs_only_imports_and_definitions(tmp_path, capsys):
@@ -76,7 +83,7 @@ def test_notebook_runs_only_imports_and_definitions(tmp_path, capsys):
     ])
     assert g.main([str(sub)]) == 1  # hidden_delta_tanh is still the stub
     out = capsys.readouterr().out
-    assert "✅ softmax-CE backward" in out
+    assert "✅ class-weighted softmax-CE backward" in out
     assert "returned None" in out
     assert "1 of 2 exercise(s) passed" in out
 
@@ -140,13 +147,15 @@ def test_grading_runs_outside_the_graders_process(tmp_path, capsys):
 
 
 def test_hidden_cases_run_when_the_shown_ones_pass(tmp_path, capsys):
-    # right only for the batch sizes the notebook shows (an answer fitted to the visible cases)
+    # right only on the logits the notebook shows (an answer fitted to the visible cases)
+    from cnnlib.exercises.softmax import CASES
+
+    shown = sorted(round(float(z[0, 0]), 9) for z, _, _ in CASES)
     sub = tmp_path / "answers.py"
-    sub.write_text(RIGHT.replace("return p / len(labels)",
-                                 "return p / len(labels) if len(labels) in (4, 5, 2, 3) else p"))
-    from cnnlib.exercises.softmax import CASES, HIDDEN_CASES
-    assert {len(lbl) for _, lbl in CASES} <= {4, 5, 2, 3}
-    assert not {len(lbl) for _, lbl in HIDDEN_CASES} <= {4, 5, 2, 3}
+    sub.write_text(RIGHT.replace("return p * w[:, None] / w.sum()",
+                                 f"return p * w[:, None] / w.sum() if round(float(logits[0, 0]), 9) in {shown} "
+                                 "else p"))
+    assert exercises.check_softmax_ce_backward.exercise.check(_namespace(sub)["softmax_ce_backward"])
     assert g.main([str(sub)]) == 1
     assert "hidden case" in capsys.readouterr().out
 
@@ -161,8 +170,8 @@ def test_gamed_submissions_fail_through_the_command_line(tmp_path, capsys):
     sub = notebook(tmp_path / "wrapped.ipynb", [
         new_code_cell("import numpy as np"),
         new_code_cell(RIGHT.replace("def softmax_ce_backward(", "def softmax_ce_backward_solution(")),
-        new_code_cell("def softmax_ce_backward(logits, labels):\n"
-                      "    return softmax_ce_backward_solution(logits, labels)\n"),
+        new_code_cell("def softmax_ce_backward(logits, labels, weights):\n"
+                      "    return softmax_ce_backward_solution(logits, labels, weights)\n"),
     ])
     assert g.main([str(sub)]) == 1
     out = capsys.readouterr().out
@@ -170,8 +179,8 @@ def test_gamed_submissions_fail_through_the_command_line(tmp_path, capsys):
 
     library = tmp_path / "library.py"
     library.write_text("from cnnlib.losses import SoftmaxCrossEntropy\n\n"
-                       "def softmax_ce_backward(logits, labels):\n"
+                       "def softmax_ce_backward(logits, labels, weights):\n"
                        "    loss = SoftmaxCrossEntropy()\n    loss.forward(logits, labels)\n"
-                       "    return loss.backward()\n")
+                       "    return loss.backward() * weights[labels][:, None]\n")
     assert g.main([str(library)]) == 1
     assert "`SoftmaxCrossEntropy.backward` computes this for you" in capsys.readouterr().out

@@ -103,3 +103,71 @@ def test_readme_table_lists_every_notebook_with_its_colab_link():
         row = next((line for line in readme.splitlines() if f"(notebooks/{path.name})" in line), None)
         assert row is not None, f"README's notebook table has no row for {path.name}"
         assert f"/blob/main/notebooks/{path.name})" in row, f"{path.name}: the row lacks its Colab link"
+
+
+# --- One notation across the series (docs/notation.md) -------------------------------------------------------------
+NOTATION = Path(__file__).resolve().parents[1] / "docs" / "notation.md"
+
+
+def _teaching_cells(nb_path):
+    """(index, cell) of every cell but an exercise's: its task markdown (the cell before a solution cell) and its
+    nbgrader cells belong to the exercises, which are checked with them. Code is searched too: formulas in comments
+    and printed labels are prose."""
+    all_cells = cells(nb_path)
+    exercise = {i for i, c in enumerate(all_cells) if _nbgrader(c)}
+    exercise |= {i - 1 for i, c in enumerate(all_cells) if _nbgrader(c).get("solution")}
+    return [(k, c) for k, c in enumerate(all_cells) if k not in exercise]
+
+
+def test_notation_file_exists_and_fixes_the_core_letters():
+    text = NOTATION.read_text()
+    for needle in ["| L |", "| N, n |", "| C, c |", "| F, f |", "| (u, v) |", "| (i, j) |", "| s, p, d |",
+                   "rot180", "⋆", "Indices start at 0", "| Q, q |", "| R |"]:
+        assert needle in text, f"docs/notation.md lacks {needle!r}"
+
+
+def test_first_cell_links_the_notation_page(nb):
+    top = source(cells(nb)[0])
+    assert "](../docs/notation.md)" in top, f"{nb.name}: the first cell must link ../docs/notation.md"
+
+
+def _no_teaching_cell_matches(nb_path, pattern, rule):
+    for k, cell in _teaching_cells(nb_path):
+        found = pattern.search(source(cell))
+        assert not found, f"{nb_path.name} cell {k}: {found.group(0)!r}; {rule} (docs/notation.md)"
+
+
+ONE_BASED_SUM = re.compile(r"(Σ|\\sum)_\{?\s*[a-z]\s*=\s*1\b")
+COST_AS_C = re.compile(r"∂C\s*/\s*∂|\\partial C\b|dC/d[a-zA-Zδ]|\\frac\{\\partial C\}")
+OLD_KERNEL_INDICES = re.compile(r"\b[Wk]\[(?:[a-z], ?)*m, ?[nk]\]|\b[Wk]_\{?m, ?[nk]\}?|\\sum_\{?m\s*=")
+OUTPUT_LAYER_AS_L = re.compile(r"\\delta\^L\b|[za]\^L(?![A-Za-z0-9{])|δ\^L\b|δᴸ")
+
+
+def test_sums_start_at_zero(nb):
+    _no_teaching_cell_matches(nb, ONE_BASED_SUM, "indices start at 0")
+
+
+def test_the_cost_is_L_never_C(nb):
+    _no_teaching_cell_matches(nb, COST_AS_C, "the cost is L, not C")
+
+
+def test_kernel_indices_are_u_v(nb):
+    """The kernel is indexed W[..., u, v]; the old (m, n) and (m, k) pairs are gone (n is the sample index)."""
+    _no_teaching_cell_matches(nb, OLD_KERNEL_INDICES, "kernel indices are (u, v)")
+
+
+def test_the_output_layer_is_out_not_L(nb):
+    """L is the cost, so the output layer is written with the superscript 'out' (δ^out, z^out)."""
+    _no_teaching_cell_matches(nb, OUTPUT_LAYER_AS_L, "the output layer is 'out'")
+
+
+def test_the_checks_catch_the_old_forms():
+    """Negative test: each pattern above flags the forms the series used before, and passes the new ones."""
+    assert ONE_BASED_SUM.search(r"$\sum_{c=1}^{C}$") and ONE_BASED_SUM.search("Σ_{c=1}^C")
+    assert not ONE_BASED_SUM.search(r"$\sum_{c=0}^{C-1}$")
+    assert COST_AS_C.search(r"$\partial C/\partial W$") and COST_AS_C.search("∂C/∂x")
+    assert not COST_AS_C.search(r"$\partial L/\partial W$")
+    assert OLD_KERNEL_INDICES.search("W[m, n]") and OLD_KERNEL_INDICES.search(r"\sum_{m=0}^{4}")
+    assert not OLD_KERNEL_INDICES.search("W[f, c, u, v]")
+    assert OUTPUT_LAYER_AS_L.search(r"$\delta^L = \hat y - y$") and OUTPUT_LAYER_AS_L.search("a^L_n")
+    assert not OUTPUT_LAYER_AS_L.search(r"$\delta^{\text{out}} = \hat y - y$")

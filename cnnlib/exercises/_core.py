@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["CheckResult", "Mistake", "Shortcut", "check_function"]
+__all__ = ["CheckResult", "Exercise", "Mistake", "Shortcut", "check_function", "judge_case", "self_check"]
 
 
 @dataclass
@@ -261,9 +261,27 @@ def _diagnose(got, want, args, mistakes, labels, rtol, atol):
     return parts, names
 
 
+def judge_case(title, args, got, want, mistakes=(), rtol=1e-6, atol=1e-8, labels=None, kind="case", i=0):
+    """Compare one case's outputs ``got`` (a tuple) with ``want`` (the reference's tuple) for the case ``args``.
+    Returns None when they agree, else a failing CheckResult that names every recognised mistake. Used by the
+    notebook self-check (in the kernel) and by the grader (in its own process, on arrays from the sandbox)."""
+    if any(g is None for g in got):
+        return CheckResult(title, False, f"{kind} {i + 1}: your function returned None; fill in the TODO", case=i)
+    if len(got) != len(want):
+        return CheckResult(title, False, f"{kind} {i + 1}: expected {len(want)} output(s), got {len(got)}", case=i)
+    if all(_same(g, w, rtol, atol) for g, w in zip(got, want)):
+        return None
+    parts, names = _diagnose(got, want, args, mistakes, labels, rtol, atol)
+    return CheckResult(title, False, f"{kind} {i + 1}: " + " · ".join(parts),
+                       mistake=names[0] if names else None, mistakes=names, case=i,
+                       details={"shapes": [np.shape(a) for a in args if isinstance(a, np.ndarray)]})
+
+
 def check_function(exercise, learner_fn, reference, cases, mistakes=(), rtol=1e-6, atol=1e-8, shortcuts=(),
                    labels=None, hidden=False):
-    """Run ``learner_fn(*args)`` for every ``args`` in ``cases`` and compare with ``reference(*args)``.
+    """Run ``learner_fn(*args)`` for every ``args`` in ``cases`` and compare with ``reference(*args)``, in this
+    process (the notebook's self-check; grading runs the learner's function in a sandbox instead, see
+    ``cnnlib.sandbox``).
 
     Both may return one array or a tuple of arrays (``labels`` names them: ("dx", "dW", "db")). The learner's
     function is refused if it refers to one of ``shortcuts`` (or to a reference); while it runs, the
@@ -293,16 +311,79 @@ def check_function(exercise, learner_fn, reference, cases, mistakes=(), rtol=1e-
             if text.startswith(_MARK):
                 return CheckResult(exercise, False, f"refused: {text[len(_MARK):]}.", mistake=SHORTCUT, case=i)
             return CheckResult(exercise, False, f"{kind} {i + 1} raised {type(exc).__name__}: {exc}", case=i)
-        if any(g is None for g in got):
-            return CheckResult(exercise, False, f"{kind} {i + 1}: your function returned None; fill in the TODO",
-                               case=i)
-        if len(got) != len(want):
-            return CheckResult(exercise, False, f"{kind} {i + 1}: expected {len(want)} output(s), got {len(got)}",
-                               case=i)
-        if all(_same(g, w, rtol, atol) for g, w in zip(got, want)):
-            continue
-        parts, names = _diagnose(got, want, args, mistakes, labels, rtol, atol)
-        return CheckResult(exercise, False, f"{kind} {i + 1}: " + " · ".join(parts),
-                           mistake=names[0] if names else None, mistakes=names, case=i,
-                           details={"shapes": [np.shape(a) for a in args if isinstance(a, np.ndarray)]})
+        failed = judge_case(exercise, args, got, want, mistakes, rtol, atol, labels, kind, i)
+        if failed is not None:
+            return failed
     return CheckResult(exercise, True, f"all {len(cases)} {kind}s agree with the reference")
+
+
+# ---- the declaration of an exercise -----------------------------------------------------------------------
+@dataclass
+class Exercise:
+    """Everything the notebook's self-check and the grader need to know about one exercise.
+
+    function   the name of the learner's function in the notebook ("hidden_delta_tanh")
+    checker    the name of the notebook's self-check in cnnlib.exercises ("check_hidden_delta_tanh")
+    title      a short name shown in verdicts ("hidden-layer delta through tanh")
+    notebook   the notebook's stem ("01_mlp_delta_rule")
+    reference  reference(*args) -> one array or a tuple of arrays (the expected output shapes and their number
+               come from it; the learner's outputs are compared as float64 arrays of those shapes)
+    shown      the fixed cases the notebook's self-check runs: a list of argument tuples
+    draw       draw(rng) -> a list of NEW argument tuples; the grader calls it with np.random.default_rng(seed),
+               the seed chosen by the instructor's run and kept with the grades
+    mistakes   Mistake objects, recognised output by output
+    labels     names of the outputs (("dx", "dW", "db")); None for one output
+    rtol, atol the tolerances of the comparison
+    allow      what the learner's code may import while graded, besides numpy and a few harmless standard
+               modules: {"cnnlib.signal": ("rot180", "pad2d")}. Nothing else of cnnlib, no scipy, no torch.
+    modes      {helper name: allowed ``mode`` values}, for a helper allowed only in some modes
+               ({"correlate2d": ("valid",)})
+    shortcuts  shortcuts() -> [Shortcut]: what the in-kernel self-check refuses by name, with its message
+    points     the points of the exercise's graded cell
+    """
+
+    function: str
+    checker: str
+    title: str
+    notebook: str
+    reference: object
+    shown: list
+    draw: object
+    mistakes: list = ()
+    labels: tuple = None
+    rtol: float = 1e-6
+    atol: float = 1e-8
+    allow: dict = field(default_factory=dict)
+    modes: dict = field(default_factory=dict)
+    shortcuts: object = None
+    points: int = 2
+
+    def check(self, fn, hidden=False, rng=None):
+        """The notebook's self-check, in the kernel: the shown cases (``hidden=False``) or cases drawn now
+        (``hidden=True``, from ``rng`` or a fresh generator). Names the mistake; never raises for a wrong answer."""
+        cases = self.shown if not hidden else self.draw(rng if rng is not None else np.random.default_rng())
+        return check_function(self.title, fn, self.reference, cases, list(self.mistakes), self.rtol, self.atol,
+                              shortcuts=self.shortcuts() if self.shortcuts else (), labels=self.labels,
+                              hidden=hidden)
+
+    def expected(self, cases):
+        """The reference's outputs for ``cases``, each a tuple of float64 arrays."""
+        return [tuple(np.asarray(w, dtype=np.float64) for w in _as_tuple(self.reference(*_copies(a))))
+                for a in cases]
+
+    def judge(self, args, got, kind="case", i=0, want=None):
+        """Compare the outputs ``got`` (a tuple of arrays) of one case with the reference: None or a CheckResult."""
+        want = want if want is not None else self.expected([args])[0]
+        return judge_case(self.title, args, tuple(got), want, list(self.mistakes), self.rtol, self.atol,
+                          self.labels, kind, i)
+
+
+def self_check(exercise):
+    """The ``check_*(fn, hidden=False)`` function of an exercise, for ``cnnlib.exercises``."""
+    def check(fn, hidden=False):
+        return exercise.check(fn, hidden=hidden)
+    check.__name__ = exercise.checker
+    check.__doc__ = (f"Check ``{exercise.function}`` on the cases notebook {exercise.notebook[:2]} shows (or, with "
+                     f"hidden=True, on new ones) and name the mistake. Returns a CheckResult (truthy when right).")
+    check.exercise = exercise
+    return check

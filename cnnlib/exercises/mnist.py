@@ -11,7 +11,7 @@ import numpy as np
 
 from ..layers import Dense, Flatten, MaxPool2D, ReLU
 from . import _shortcuts
-from ._core import Mistake, check_function
+from ._core import Exercise, Mistake, self_check
 
 __all__ = ["check_conv_delta"]
 
@@ -83,18 +83,24 @@ def _map_cases(seed=880, shapes=None):
 
 
 MAP_CASES = _map_cases()
-MAP_HIDDEN_CASES = _map_cases(8800, [(2, 3, 8, 4, 3), (2, 4, 6, 6, 7)])
 
 
-def check_conv_delta(fn, hidden=False):
-    """Check ``fn(z, W_fc, delta_fc) -> delta`` (N, F, H, W): δ carried from the dense layer back through
-    Flatten, 2x2 max pooling and ReLU to the conv layer's output z.
+def _draw(rng):
+    """New cases at grading time: N ≥ 1 digits, F ≥ 2 maps (so the flatten order shows), even H and W."""
+    shapes = [(int(rng.integers(1, 4)), int(rng.integers(2, 5)), 2 * int(rng.integers(2, 6)),
+               2 * int(rng.integers(2, 6)), int(rng.integers(2, 8))) for _ in range(2)]
+    return _map_cases(int(rng.integers(2**31)), shapes)
 
-    Names: "forgot the ReLU mask", "spread the gradient like average pooling", "unflattened in the wrong order",
-    "used the pooled δ without routing". Refuses cnnlib's layers' backward passes and numerical gradients.
-    """
-    shortcuts = [_shortcuts.layer(cls) for cls in (ReLU, MaxPool2D, Flatten, Dense)]
-    shortcuts += [_shortcuts.model(), _shortcuts.numerical()]
-    return check_function("δ back to the conv layer", fn, _conv_delta_reference,
-                          MAP_HIDDEN_CASES if hidden else MAP_CASES, MAP_MISTAKES, shortcuts=shortcuts,
-                          hidden=hidden)
+
+def _shortcut_list():
+    return [_shortcuts.layer(cls) for cls in (ReLU, MaxPool2D, Flatten, Dense)] + [_shortcuts.model(),
+                                                                                    _shortcuts.numerical()]
+
+
+# Check ``conv_delta(z, W_fc, delta_fc) -> delta`` (N, F, H, W): δ carried from the dense layer back through
+# Flatten, 2x2 max pooling and ReLU to the conv layer's output z. Names: "forgot the ReLU mask", "spread the
+# gradient like average pooling", "unflattened in the wrong order", "used the pooled δ without routing". Refuses
+# cnnlib's layers' backward passes and numerical gradients.
+EXERCISE = Exercise("conv_delta", "check_conv_delta", "δ back to the conv layer", "09_mnist_training",
+                    _conv_delta_reference, MAP_CASES, _draw, MAP_MISTAKES, shortcuts=_shortcut_list)
+check_conv_delta = self_check(EXERCISE)

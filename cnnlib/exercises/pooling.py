@@ -9,7 +9,7 @@ import numpy as np
 
 from ..layers import MaxPool2D
 from . import _shortcuts
-from ._core import Mistake, check_function
+from ._core import Exercise, Mistake, self_check
 
 __all__ = ["check_maxpool_backward", "check_padded_maxpool_backward"]
 
@@ -98,47 +98,58 @@ def _cases(seed=601):
 
 
 CASES = _cases()
-HIDDEN_CASES = _cases(6010)
 
 
 def _shortcut_list(cls):
     return [_shortcuts.layer(cls), _shortcuts.model(), _shortcuts.numerical()]
 
 
-def check_maxpool_backward(maxpool_backward, hidden=False):
-    """Check ``maxpool_backward(x, dout, k, stride) -> dx`` for one channel x (H, W).
+MAX_MISTAKES = [
+    Mistake("routes to all ties",
+            "in a window with two equal maxima you sent the full gradient to both. Only one entry may get "
+            "it (the first maximum in row-major order, like np.argmax and PyTorch); otherwise the window "
+            "passes back twice the gradient that reached it.",
+            _max_all_ties),
+    Mistake("splits the gradient among ties",
+            "in a window with equal maxima you divided the gradient among them. The max function passes "
+            "its gradient to ONE input (the first maximum in row-major order, like np.argmax and "
+            "PyTorch); sharing it is a different function's gradient.",
+            _max_split_ties),
+    Mistake("last maximum wins",
+            "in a window with equal maxima you sent the gradient to the LAST one. Take the first in "
+            "row-major order, as np.argmax does (a loop with `>=` instead of `>` picks the last).",
+            _max_last_wins),
+    Mistake("overwrites instead of accumulating",
+            "the windows overlap here (stride < k), and one input wins more than one window. Its gradient "
+            "is the SUM of what each window sends: use dx[r, s] += dout[i, j], not =.",
+            _max_overwrite),
+]
 
-    Named mistakes: "routes to all ties", "splits the gradient among ties", "last maximum wins", "overwrites
-    instead of accumulating". Refuses MaxPool2D and numerical gradients.
-    """
-    return check_function(
-        "max-pool backward",
-        maxpool_backward,
-        _max_reference,
-        HIDDEN_CASES if hidden else CASES,
-        shortcuts=_shortcut_list(MaxPool2D),
-        hidden=hidden,
-        mistakes=[
-            Mistake("routes to all ties",
-                    "in a window with two equal maxima you sent the full gradient to both. Only one entry may get "
-                    "it (the first maximum in row-major order, like np.argmax and PyTorch); otherwise the window "
-                    "passes back twice the gradient that reached it.",
-                    _max_all_ties),
-            Mistake("splits the gradient among ties",
-                    "in a window with equal maxima you divided the gradient among them. The max function passes "
-                    "its gradient to ONE input (the first maximum in row-major order, like np.argmax and "
-                    "PyTorch); sharing it is a different function's gradient.",
-                    _max_split_ties),
-            Mistake("last maximum wins",
-                    "in a window with equal maxima you sent the gradient to the LAST one. Take the first in "
-                    "row-major order, as np.argmax does (a loop with `>=` instead of `>` picks the last).",
-                    _max_last_wins),
-            Mistake("overwrites instead of accumulating",
-                    "the windows overlap here (stride < k), and one input wins more than one window. Its gradient "
-                    "is the SUM of what each window sends: use dx[r, s] += dout[i, j], not =.",
-                    _max_overwrite),
-        ],
-    )
+
+def _draw(rng):
+    """New cases at grading time: exact ties, non-overlapping and overlapping windows, a row no window reaches."""
+    x1 = rng.integers(0, 3, size=(4, int(rng.choice([4, 6])))).astype(np.float64)
+    x1[0:2, 0:2] = [[2.0, 2.0], [1.0, 0.0]]                                   # a tie in the first window
+    x2 = rng.standard_normal((int(rng.integers(5, 8)), int(rng.integers(5, 8))))
+    x3 = rng.standard_normal((int(rng.integers(4, 7)), int(rng.integers(4, 7))))
+    x3[1, 1 + int(rng.integers(0, 2))] = 5.0                                  # one entry wins several windows
+    x4 = rng.integers(0, 2, size=(6, int(rng.integers(5, 8)))).astype(np.float64)
+    cases = [(x1, 2, 2), (x2, 3, 2), (x3, 2, 1), (x4, 3, 2)]
+    out = []
+    for x, k, s in cases:
+        H_out, W_out = (x.shape[0] - k) // s + 1, (x.shape[1] - k) // s + 1
+        out.append((x, rng.uniform(0.5, 2.0, size=(H_out, W_out)) * rng.choice([-1.0, 1.0], size=(H_out, W_out)),
+                    k, s))
+    return out
+
+
+# Check ``maxpool_backward(x, dout, k, stride) -> dx`` for one channel x (H, W). Named mistakes: "routes to all
+# ties", "splits the gradient among ties", "last maximum wins", "overwrites instead of accumulating". Refuses
+# MaxPool2D and numerical gradients.
+EXERCISE = Exercise("maxpool_backward", "check_maxpool_backward", "max-pool backward", "07_pooling_and_relu",
+                    _max_reference, CASES, _draw, MAX_MISTAKES, allow={"cnnlib.signal": ("pad2d",)},
+                    shortcuts=lambda: _shortcut_list(MaxPool2D))
+check_maxpool_backward = self_check(EXERCISE)
 
 
 # ---- exercise 2: max pooling with padding ------------------------------------------------------------------
@@ -169,7 +180,6 @@ def _padded_cases(seed, specs):
 
 
 PADDED_CASES = _padded_cases(611, [((5, 6), 3, 2, 1), ((4, 7), 2, 2, 1), ((6, 5), 3, 1, 1), ((5, 4), 2, 1, 0)])
-PADDED_HIDDEN_CASES = _padded_cases(6110, [((7, 5), 3, 2, 1), ((6, 6), 4, 2, 2)])
 
 PADDED_MISTAKES = [
     Mistake("padded with zeros instead of -inf",
@@ -187,13 +197,21 @@ PADDED_MISTAKES = [
 ]
 
 
-def check_padded_maxpool_backward(fn, hidden=False):
-    """Check ``fn(x, dout, k, stride, padding) -> dx (H, W)`` for max pooling whose input is padded by ``padding``
-    on every side with -inf (PyTorch's rule). x (H, W), dout (H_out, W_out), H_out = (H + 2p - k) // s + 1.
+def _padded_draw(rng):
+    """New cases at grading time: padding 1 and 2, and one case with padding 0 (where a[p:-p] is empty)."""
+    specs = []
+    for p in (1, 2, 0):
+        k = int(rng.integers(max(2, 2 * p), 5))   # p ≤ k / 2, as PyTorch asks: no window is all padding
+        s = int(rng.integers(1, 3))
+        specs.append(((int(rng.integers(k + 1, 8)), int(rng.integers(k + 1, 8))), k, s, p))
+    return _padded_cases(int(rng.integers(2**31)), specs)
 
-    Names: "padded with zeros instead of -inf", "forgot to crop the padding", "cropped with a[p:-p] (empty for
-    p = 0)". Refuses MaxPool2D and numerical gradients.
-    """
-    return check_function("max-pool backward with padding", fn, _padded_max_reference,
-                          PADDED_HIDDEN_CASES if hidden else PADDED_CASES, PADDED_MISTAKES,
-                          shortcuts=_shortcut_list(MaxPool2D), hidden=hidden)
+
+# Check ``padded_maxpool_backward(x, dout, k, stride, padding) -> dx (H, W)`` for max pooling whose input is
+# padded by ``padding`` on every side with -inf (PyTorch's rule). x (H, W), dout (H_out, W_out),
+# H_out = (H + 2p - k) // s + 1. Names: "padded with zeros instead of -inf", "forgot to crop the padding",
+# "cropped with a[p:-p] (empty for p = 0)". Refuses MaxPool2D and numerical gradients.
+PADDED_EXERCISE = Exercise("padded_maxpool_backward", "check_padded_maxpool_backward", "max-pool backward with padding",
+                           "07_pooling_and_relu", _padded_max_reference, PADDED_CASES, _padded_draw, PADDED_MISTAKES,
+                           allow={"cnnlib.signal": ("pad2d",)}, shortcuts=lambda: _shortcut_list(MaxPool2D))
+check_padded_maxpool_backward = self_check(PADDED_EXERCISE)

@@ -11,7 +11,7 @@ combination. The cases use strides that differ from the dilations, so each named
 import numpy as np
 
 from . import _shortcuts
-from ._core import Mistake, check_function
+from ._core import Exercise, Mistake, self_check
 
 __all__ = ["check_strided_weight_gradient"]
 
@@ -99,16 +99,25 @@ def _dw_cases(seed=5055, specs=None):
 
 
 DW_CASES = _dw_cases()
-DW_HIDDEN_CASES = _dw_cases(50550, [((11, 8), (3, 2), 2, 2, 3), ((7, 10), (2, 3), 3, 1, 2)])
 
 
-def check_strided_weight_gradient(fn, hidden=False):
-    """Check ``fn(x, delta, KH, KW, stride, padding, dilation) -> dW (KH, KW)`` for one channel of
-    z = (x zero-padded by p) ⋆ W with the given stride and dilation. x (H, W), delta (H_out, W_out).
+def _draw(rng):
+    """New cases at grading time: non-square x and kernels, stride ≠ dilation, padding 0 to 2."""
+    specs = []
+    for p in (0, 1, 2):
+        s, d = (int(v) for v in rng.choice([1, 2, 3], size=2, replace=False))
+        KH, KW = (int(v) for v in rng.choice([2, 3], size=2, replace=rng.random() < 0.3))
+        H, Wd = (int(v) for v in rng.integers(d * 3 + 4, d * 3 + 9, size=2))
+        specs.append(((H, Wd), (KH, KW), s, p, d))
+    return _dw_cases(int(rng.integers(2**31)), specs)
 
-    Names: "ignored the dilation", "ignored the stride", "swapped stride and dilation", "forgot the padding",
-    "rotated dW". Refuses Conv2D and numerical gradients.
-    """
-    return check_function("dW with stride, padding and dilation", fn, _dw_reference,
-                          DW_HIDDEN_CASES if hidden else DW_CASES, mistakes=DW_MISTAKES,
-                          shortcuts=_shortcuts.conv_layers(), hidden=hidden)
+
+# Check ``strided_weight_gradient(x, delta, KH, KW, stride, padding, dilation) -> dW (KH, KW)`` for one channel of
+# z = (x zero-padded by p) ⋆ W with the given stride and dilation. x (H, W), delta (H_out, W_out). Names:
+# "ignored the dilation", "ignored the stride", "swapped stride and dilation", "forgot the padding", "rotated dW".
+# Refuses Conv2D and numerical gradients.
+EXERCISE = Exercise("strided_weight_gradient", "check_strided_weight_gradient", "dW with stride, padding and dilation",
+                    "05_channels_stride_padding", _dw_reference, DW_CASES, _draw, DW_MISTAKES,
+                    allow={"cnnlib.signal": ("correlate2d", "insert_zeros", "pad2d", "rot180")},
+                    shortcuts=_shortcuts.conv_layers)
+check_strided_weight_gradient = self_check(EXERCISE)

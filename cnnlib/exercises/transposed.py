@@ -1,121 +1,135 @@
-"""Checker for the exercise of notebook 11: a transposed convolution from zero insertion and a full correlation.
+"""Checker for the exercise of notebook 11: the weight gradient of a transposed convolution.
 
-The learner writes ``fn(x, W, stride, padding) -> y`` for one channel: x (H, W_in), W (KH, KW), ints stride s >= 1
-and padding p >= 0. The right answer, the forward pass of ``ConvTranspose2D(1, 1, (KH, KW), s, p)``, is
+One channel, ``y = ConvTranspose2D(1, 1, (KH, KW), stride=s, padding=p)(x)``: every input pixel x[a, b] stamps
+x[a, b]·W onto a large canvas at offset (s·a, s·b), and p rows and columns are cut off every side of it:
 
-    y = crop_p( correlate2d(insert_zeros(x, s), rot180(W), "full") )       crop_p: drop p rows/columns per side
+    y_full[s·a + u, s·b + v] += x[a, b] · W[u, v],        y = y_full[p : −p, p : −p]
 
-of shape ((H - 1)·s - 2p + KH, (W_in - 1)·s - 2p + KW). The cases use non-symmetric, non-square kernels and a
-stride >= 2, so that each mistake below gives an answer of its own.
+x (H, W_in), W (KH, KW), y and δ = ∂L/∂y ((H − 1)s − 2p + KH, (W_in − 1)s − 2p + KW). The notebook derives the
+layer's forward pass (the input gradient of a convolution) and says that its backward pass with respect to the input
+is that convolution's forward pass. The learner derives the gradient with respect to the WEIGHTS,
+``fn(x, delta, KH, KW, stride, padding) -> dW`` (KH, KW): undo the crop (the canvas's gradient is δ padded by p with
+zeros) and collect every product W[u, v] took part in:
+
+    dW[u, v] = Σ_{a,b} x[a, b] · δ_pad[s·a + u, s·b + v]      = (δ_pad ⋆ insert_zeros(x, s))[u, v], 'valid'
+
+The cases use non-square kernels, strides 2 and 3 and paddings 0 to 2.
 """
 
 import numpy as np
 
-from ..signal import correlate2d, insert_zeros, rot180
+from ..signal import correlate2d, insert_zeros
 from . import _shortcuts
-from ._core import Mistake, Shortcut, check_function
+from ._core import Exercise, Mistake, Shortcut, self_check
 
-__all__ = ["check_conv_transpose_from_zeros"]
-
-
-def _crop(a, p):
-    return a[p:a.shape[0] - p, p:a.shape[1] - p] if p else a
+__all__ = ["check_conv_transpose_weight_gradient"]
 
 
-def _reference(x, W, stride, padding):
+def _reference(x, delta, KH, KW, stride, padding):
     from ..layers import ConvTranspose2D
 
-    layer = ConvTranspose2D(1, 1, W.shape, stride=stride, padding=padding, rng=np.random.default_rng(0))
-    layer.params["W"] = W[None, None].astype(np.float64)
-    return layer.forward(x[None, None].astype(np.float64))[0, 0]
+    layer = ConvTranspose2D(1, 1, (KH, KW), stride=stride, padding=padding, rng=np.random.default_rng(0))
+    layer.forward(x[None, None].astype(np.float64))
+    layer.backward(delta[None, None].astype(np.float64))
+    return layer.grads["W"][0, 0].copy()
 
 
-def _variant(x, W, s, p, *, zeros=None, kernel=None, mode="full", crop=None):
-    """The recipe with one step changed: ``zeros`` (the stride used for zero insertion), ``kernel``, ``mode``,
-    ``crop`` (a function applied instead of the symmetric crop)."""
-    spread = insert_zeros(x, s if zeros is None else zeros)
-    k = rot180(W) if kernel is None else kernel
-    if mode == "valid" and (k.shape[0] > spread.shape[0] or k.shape[1] > spread.shape[1]):
-        raise ValueError("kernel larger than the input")  # this mistake cannot even run here
-    full = correlate2d(spread, k, mode)
-    return crop(full) if crop is not None else _crop(full, p)
+def _collected(x, delta, KH, KW, *, step, pad):
+    """Σ_{a,b} x[a, b] · δ_padded[step·a + u, step·b + v], with δ padded by ``pad`` = (top, bottom, left, right).
+    Raises where the sum reads outside the padded δ (that variant cannot run on this case)."""
+    t, bo, le, r = pad
+    dp = np.pad(delta, ((t, bo), (le, r)))
+    H, W_in = x.shape
+    if step * (H - 1) + KH > dp.shape[0] or step * (W_in - 1) + KW > dp.shape[1]:
+        raise ValueError("this variant reads outside δ here")
+    dW = np.zeros((KH, KW))
+    for (a, b), v in np.ndenumerate(x):
+        dW += v * dp[step * a:step * a + KH, step * b:step * b + KW]
+    return dW
+
+
+def _ignored_stride(x, delta, KH, KW, s, p):
+    return _collected(x, delta, KH, KW, step=1, pad=(p,) * 4)
+
+
+def _rotated(x, delta, KH, KW, s, p):
+    return _collected(x, delta, KH, KW, step=s, pad=(p,) * 4)[::-1, ::-1].copy()
+
+
+def _no_padding(x, delta, KH, KW, s, p):
+    if p == 0:
+        raise ValueError("no padding: this mistake does not apply")
+    return correlate2d(delta, insert_zeros(x, s), "valid")   # the crop not undone: δ taken as the whole canvas
+
+
+def _one_side(x, delta, KH, KW, s, p):
+    if p == 0:
+        raise ValueError("no padding: this mistake does not apply")
+    return correlate2d(np.pad(delta, ((2 * p, 0), (2 * p, 0))), insert_zeros(x, s), "valid")
 
 
 MISTAKES = [
-    Mistake("forgot the rotation",
-            "you correlated with W itself. Each input pixel stamps W onto the output, which, read as a correlation, "
-            "is the kernel turned by 180°: correlate with rot180(W), as in the input gradient of notebook 04.",
-            lambda x, W, s, p: _variant(x, W, s, p, kernel=np.asarray(W))),
-    Mistake("forgot zero insertion",
-            "you correlated x itself. With stride s the kernel copies land s pixels apart: put s - 1 zeros between "
-            "neighbouring entries of x first (insert_zeros(x, s)).",
-            lambda x, W, s, p: _variant(x, W, s, p, zeros=1)),
-    Mistake("wrong number of zeros",
-            "you put s zeros between entries. Stride s means neighbouring entries end up s pixels apart, so there "
-            "are s - 1 zeros between them: insert_zeros(x, s).",
-            lambda x, W, s, p: _variant(x, W, s, p, zeros=s + 1)),
-    Mistake("wrong number of zeros",
-            "you put s - 2 zeros between entries. Stride s means neighbouring entries end up s pixels apart, so "
-            "there are s - 1 zeros between them: insert_zeros(x, s).",
-            lambda x, W, s, p: _variant(x, W, s, p, zeros=s - 1) if s > 2 else None),
-    Mistake("valid instead of full",
-            "you used mode 'valid'. Every entry of the spread x stamps a whole kernel, partly outside its span: "
-            "that is the 'full' correlation (zero-pad by KH - 1, KW - 1 on every side).",
-            lambda x, W, s, p: _variant(x, W, s, p, mode="valid")),
-    Mistake("did not crop the padding",
-            "your result still has the padding rows and columns. A padding p in the convolution this layer "
-            "transposes means p rows and columns are cut off on EVERY side of the full result.",
-            lambda x, W, s, p: _variant(x, W, s, p, crop=lambda a: a) if p else None),
-    Mistake("cropped one side only",
-            "you cut 2p rows and columns at the bottom/right (or top/left) only. Padding was added on every side, "
-            "so crop p from each side: a[p:-p, p:-p].",
-            lambda x, W, s, p: _variant(x, W, s, p, crop=lambda a: a[2 * p:, 2 * p:]) if p else None),
-    Mistake("cropped one side only",
-            "you cut 2p rows and columns at the bottom/right (or top/left) only. Padding was added on every side, "
-            "so crop p from each side: a[p:-p, p:-p].",
-            lambda x, W, s, p: _variant(x, W, s, p, crop=lambda a: a[:a.shape[0] - 2 * p, :a.shape[1] - 2 * p])
-            if p else None),
+    Mistake("ignored the stride",
+            "you let neighbouring input pixels stamp their kernels one pixel apart. With stride s the stamp of "
+            "x[a, b] starts s·a rows and s·b columns into the canvas: W[u, v] met δ at those positions.",
+            _ignored_stride),
+    Mistake("rotated dW",
+            "your dW is turned by 180°. Write down which output W[u, v] lands on when x[a, b] stamps it, and "
+            "collect δ there: the index u runs WITH the kernel, as the stamp is placed.",
+            _rotated),
+    Mistake("did not undo the crop",
+            "you treated δ as the gradient of the whole canvas. The layer cut p rows and columns off every side of "
+            "the canvas; those entries reached no output, so their gradient is 0: put them back around δ first.",
+            _no_padding),
+    Mistake("undid the crop on one side only",
+            "the crop took p rows and columns from EVERY side of the canvas, so the zeros go back on every side "
+            "of δ, p on each, not 2p on one.",
+            _one_side),
 ]
 
 
 def _cases(seed, configs):
     rng = np.random.default_rng(seed)
-    return [(rng.standard_normal(xs), rng.standard_normal(ks), s, p) for xs, ks, s, p in configs]
+    cases = []
+    for (H, W_in), (KH, KW), s, p in configs:
+        x = rng.standard_normal((H, W_in))
+        delta = rng.standard_normal(((H - 1) * s - 2 * p + KH, (W_in - 1) * s - 2 * p + KW))
+        cases.append((x, delta, KH, KW, s, p))
+    return cases
 
 
-CASES = _cases(1010, [((3, 3), (3, 3), 2, 0),     # K = 3, s = 2: the checkerboard case of the notebook
-                      ((3, 4), (2, 3), 2, 0),     # non-square kernel and input
-                      ((4, 3), (4, 4), 2, 1),     # padding: the crop matters
-                      ((3, 3), (3, 2), 3, 1)])    # stride 3: wrong zero counts differ both ways
-HIDDEN_CASES = _cases(10100, [((2, 5), (3, 3), 3, 0), ((4, 4), (5, 3), 2, 2), ((3, 2), (2, 2), 1, 0)])
+# (x shape, kernel, stride, padding): non-square kernels, strides 2 and 3, paddings 0, 1, 2
+CASES = _cases(1010, [((3, 4), (3, 2), 2, 0), ((4, 3), (4, 3), 2, 1), ((3, 3), (3, 4), 3, 1), ((4, 4), (5, 3), 2, 2)])
 
 
 def _shortcut_list():
     from ..layers import Conv2D, ConvTranspose2D
 
-    transposed = Shortcut("`ConvTranspose2D`", targets=(ConvTranspose2D.forward, ConvTranspose2D.forward_naive),
+    transposed = Shortcut("`ConvTranspose2D`", targets=(ConvTranspose2D.forward, ConvTranspose2D.backward)
+                          + tuple(getattr(ConvTranspose2D, n) for n in ("forward_naive", "backward_naive")
+                                  if hasattr(ConvTranspose2D, n)),
                           names=("ConvTranspose2D", "conv_transpose2d", "conv_transpose"),
-                          why="is the layer the exercise asks for; build it from zero insertion and a full correlation")
+                          why="computes this gradient for you; the exercise asks you to derive it")
     return [transposed, _shortcuts.layer(Conv2D), _shortcuts.numerical()]
 
 
-def check_conv_transpose_from_zeros(fn, hidden=False):
-    """Check ``fn(x, W, stride, padding) -> y``: one channel's transposed convolution, (H, W_in) -> (H_out, W_out).
-
-    Names: "forgot the rotation", "forgot zero insertion", "wrong number of zeros", "valid instead of full",
-    "did not crop the padding", "cropped one side only". Refuses ConvTranspose2D, Conv2D (its backward is this
-    very operation), numerical gradients, autograd libraries and the reference. Returns a CheckResult.
-    """
-    mistakes = [Mistake(m.name, m.explain, _skip_none(m.fn)) for m in MISTAKES]
-    return check_function("transposed convolution from zero insertion", fn, _reference,
-                          HIDDEN_CASES if hidden else CASES, mistakes, shortcuts=_shortcut_list(), hidden=hidden)
+def _draw(rng):
+    """New cases at grading time: strides 2 and 3 with padding, non-square kernels at least 2p + 1 wide (so that
+    every mistake runs), and a random stride 1 to 3."""
+    configs = []
+    for s, p in ((2, 1), (3, int(rng.integers(0, 3))), (int(rng.integers(1, 4)), int(rng.integers(0, 2)))):
+        KH, KW = (int(v) for v in rng.choice(np.arange(2 * p + 1, 2 * p + 5), size=2, replace=False))
+        configs.append(((int(rng.integers(2, 5)), int(rng.integers(2, 5))), (KH, KW), s, p))
+    return _cases(int(rng.integers(2**31)), configs)
 
 
-def _skip_none(fn):
-    """A mistake that does not apply to a case (returns None) raises, so the checker skips it for that case."""
-    def variant(*args):
-        out = fn(*args)
-        if out is None:
-            raise ValueError("this mistake does not apply here")
-        return out
-    return variant
+# Check ``conv_transpose_weight_gradient(x (H, W_in), delta, KH, KW, stride, padding) -> dW (KH, KW)`` for one channel
+# of ConvTranspose2D(1, 1, (KH, KW), stride, padding). Names: "ignored the stride", "rotated dW", "did not undo the
+# crop", "undid the crop on one side only". Refuses ConvTranspose2D, Conv2D (its weight gradient is this sum with
+# the roles of x and δ exchanged), numerical gradients, autograd libraries and the reference; while graded, only
+# numpy, correlate2d, insert_zeros, pad2d and rot180 can be imported.
+EXERCISE = Exercise("conv_transpose_weight_gradient", "check_conv_transpose_weight_gradient",
+                    "weight gradient of a transposed convolution", "11_transposed_convolution", _reference, CASES,
+                    _draw, MISTAKES, allow={"cnnlib.signal": ("correlate2d", "insert_zeros", "pad2d", "rot180")},
+                    shortcuts=_shortcut_list)
+check_conv_transpose_weight_gradient = self_check(EXERCISE)

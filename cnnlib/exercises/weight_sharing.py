@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import weight_sharing
 from . import _shortcuts
-from ._core import Mistake, Shortcut, check_function
+from ._core import Exercise, Mistake, Shortcut, self_check
 
 __all__ = ["check_scatter_input_gradient"]
 
@@ -59,21 +59,36 @@ SCATTER_MISTAKES = [
 ]
 
 
-def check_scatter_input_gradient(learner_fn, hidden=False):
-    """Check ``learner_fn(delta, W, input_shape) -> dx`` = Mᵀδ, written as a loop over the kept connections,
-    without building M and without correlate2d/convolve2d.
+def _cases(rng, specs):
+    """(delta, W, input_shape) for every ((H, W), (KH, KW)) in ``specs``."""
+    return [(rng.standard_normal((H - KH + 1, Wd - KW + 1)), rng.standard_normal((KH, KW)), (H, Wd))
+            for (H, Wd), (KH, KW) in specs]
 
-    Names: "scattered the rotated kernel", "transposed the kernel", "overwrites instead of accumulating".
-    """
-    rng = np.random.default_rng(20200 if hidden else 2020)
-    specs = [((6, 5), (3, 3)), ((7, 4), (2, 3))] if hidden else [((5, 6), (3, 3)), ((4, 7), (2, 3)), ((6, 5), (3, 2))]
-    cases = []
-    for (H, Wd), (KH, KW) in specs:
-        cases.append((rng.standard_normal((H - KH + 1, Wd - KW + 1)), rng.standard_normal((KH, KW)), (H, Wd)))
-    shortcuts = _shortcut_list() + [
+
+def _draw(rng):
+    """New cases at grading time: a square kernel (the transpose keeps its shape) and two non-square ones."""
+    K = int(rng.integers(2, 4))
+    specs = [((int(rng.integers(K + 2, 8)), int(rng.integers(K + 2, 8))), (K, K))]
+    for _ in range(2):
+        KH, KW = map(int, rng.choice([2, 3, 4], size=2, replace=False))
+        specs.append(((int(rng.integers(KH + 1, 9)), int(rng.integers(KW + 1, 9))), (KH, KW)))
+    return _cases(rng, specs)
+
+
+def _all_shortcuts():
+    return _shortcut_list() + [
         _shortcuts.two_d_operations("correlate2d", "convolve2d"),
         Shortcut("`cnnlib.weight_sharing.conv_matrix`", targets=(weight_sharing.conv_matrix,),
                  names=("conv_matrix", "fan_out", "receptive_field"),
                  why="builds the matrix for you; the exercise asks you to follow the connections yourself")]
-    return check_function(EXERCISE_SCATTER, learner_fn, _scatter_reference, cases, SCATTER_MISTAKES,
-                          shortcuts=shortcuts, hidden=hidden)
+
+
+CASES = _cases(np.random.default_rng(2020), [((5, 6), (3, 3)), ((4, 7), (2, 3)), ((6, 5), (3, 2))])
+
+# Check ``scatter_input_gradient(delta, W, input_shape) -> dx`` = Mᵀδ, written as a loop over the kept
+# connections, without building M and without correlate2d/convolve2d. Names: "scattered the rotated kernel",
+# "transposed the kernel", "overwrites instead of accumulating".
+EXERCISE = Exercise("scatter_input_gradient", "check_scatter_input_gradient", EXERCISE_SCATTER, "02_weight_sharing",
+                    _scatter_reference, CASES, _draw, SCATTER_MISTAKES, allow={"cnnlib.signal": ("rot180", "pad2d")},
+                    shortcuts=_all_shortcuts)
+check_scatter_input_gradient = self_check(EXERCISE)
