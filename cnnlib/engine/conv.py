@@ -159,8 +159,9 @@ class ConvEngine:
         return delta.reshape(dout.shape[1], -1)
 
     def weight_grad(self, cols, delta):
-        """cols (C·KH·KW, P), δ (F, P) -> ∂L/∂W as (F, C·KH·KW). float64: the plain product δ colsᵀ. float32:
-        (cols δᵀ)ᵀ, which suits BLAS better when F is small, summed over column slices for a layer with few weights."""
+        """cols (C·KH·KW, P), δ (F, P) -> ∂L/∂W as (F, C·KH·KW). float64 (gradient checks, the by-hand comparisons
+        of notebook 09): the plain product δ colsᵀ, whose rounding those comparisons print. float32: (cols δᵀ)ᵀ,
+        which suits BLAS better when F is small, summed over column slices for a layer with few weights."""
         if cols.dtype == np.float64:
             with blas_threads(2 * delta.size * cols.shape[0]):
                 return delta @ cols.T
