@@ -16,9 +16,14 @@ holds everything that makes training fast and is not part of those equations:
     if engine.runs(self):
         return self._remember(engine.forward(self, x))
 
-(``runs``: the engine has a fast version of this layer and ``layer.use_engine`` is True) and its ``backward`` with ``if isinstance(cache, engine.Cache): return engine.backward(self, cache, dout)``: the
-engine's forward leaves an ``engine.Cache`` and its backward picks it up; a textbook forward leaves its own cache,
-and the textbook backward runs. Both get the same checked inputs and return the same values (tested to 1e-12 in
+(``runs``: the engine has a fast version of this layer and ``layer.use_engine`` is True), and its ``backward``
+with
+
+    if isinstance(cache, engine.Cache):
+        return engine.backward(self, cache, dout)
+
+The engine's forward leaves an ``engine.Cache`` and its backward picks it up; a textbook forward leaves its own
+cache, and the textbook backward runs. Both get the same checked inputs and return the same values (tested to 1e-12 in
 float64: tests/test_engine.py). Set ``layer.use_engine = False`` (or ``Layer.use_engine = False`` for all) to run the
 textbook lines instead. The caller never receives one of the engine's buffers: outputs, dx and grads are its own.
 

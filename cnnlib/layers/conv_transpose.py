@@ -51,6 +51,9 @@ class ConvTranspose2D(Layer):
         ∂L/∂x[n, c, i, j]  = Σ_{f,u,v} δ_pad[n, f, i·sh + u·dh, j·sw + v·dw] · W[c, f, u, v]
         ∂L/∂W[c, f, u, v]  = Σ_{n,i,j} x[n, c, i, j] · δ_pad[n, f, i·sh + u·dh, j·sw + v·dw]
         ∂L/∂b[f]           = Σ_{n,i,j} δ[n, f, i, j]
+
+    ``use_engine`` (True by default): forward and backward run in cnnlib.engine, which computes the same values
+    faster; set it to False to run the lines below.
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, dilation=1, *,
