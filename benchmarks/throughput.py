@@ -249,7 +249,7 @@ def report(results, kind, nets, threads, allocators, libs):
 
     print(f"\n== {KINDS[kind]}: samples/s, median over rounds (load average now {load()})")
     print(f"{'network':<19} {'threads':>7} {'allocator':>9} " + " ".join(f"{lib:>10}" for lib in libs)
-          + ("   cnnlib/torch (median, range)" if len(libs) == 2 else ""))
+          + ("   cnnlib/torch (median, range)   CPU-time ratio" if len(libs) == 2 else ""))
     for net in nets:
         for t in threads:
             for alloc in allocators:
@@ -257,8 +257,13 @@ def report(results, kind, nets, threads, allocators, libs):
                                                                for lib in libs)
                 if len(libs) == 2:
                     m, lo, hi = median_ratio(get(net, t, alloc, "cnnlib"), get(net, t, alloc, "torch"))
-                    row += f"   {m:.2f}x ({lo:.2f}-{hi:.2f})"
+                    c, _, _ = median_ratio(results[("cpu", net, t, alloc, "cnnlib")],
+                                           results[("cpu", net, t, alloc, "torch")])
+                    row += f"   {m:.2f}x ({lo:.2f}-{hi:.2f}){'':>10}{c:.2f}x"
                 print(row)
+    if len(libs) == 2:
+        print("  (CPU-time ratio: samples per second of the worker's CPU time, best pass; on a busy machine it moves\n"
+              "   less than the wall-clock ratio, but with 2 threads it counts both)")
     print(f"checks, {KINDS[kind]} (medians of paired per-round ratios):")
     for net in nets:
         for lib in libs:
