@@ -16,7 +16,8 @@ from contextlib import contextmanager
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from .signal import _pair, insert_zeros, rot180
+from .layers.conv import backward_recipe
+from .signal import _pair
 
 __all__ = ["conv2d_einsum", "conv2d_einsum_backward", "torch_conv2d", "torch_available", "best_time",
            "conv_stage_times", "single_threaded"]
@@ -54,36 +55,21 @@ def conv2d_einsum(x, W, b, stride=1, padding=0, *, optimize=False):
 
 
 def conv2d_einsum_backward(x, W, dout, stride=1, padding=0, *, optimize=False):
-    """The backward pass of conv2d_einsum, written as the equations of notebooks 04 and 05. -> (dx, dW, db).
+    """The backward pass of conv2d_einsum: notebook 05's recipe (``cnnlib.layers.conv.backward_recipe``), written
+    with sliding-window views and einsum. -> (dx, dW, db).
 
         db[f]          = Σ_n,i,j δ[n, f, i, j]
-        dW[f, c, m, k] = Σ_n,i,j δ[n, f, i, j] · windows[n, c, i, j, m, k]        (x ⋆ δ, per channel pair)
-        dx_pad         = δ' ⋆ rot180(W), 'full', summed over f                     (δ' = δ with stride - 1
+        dW[f, c, u, v] = Σ_n,i,j δ[n, f, i, j] · windows[n, c, i, j, u, v]        (x ⋆ δ, per channel pair)
+        dx_pad         = δ' ⋆ rot180(W), 'full', summed over f                     (δ' = δ with stride − 1
                                                                                      zeros inserted)
     and dx is dx_pad without its padding. x (N, C, H, W), W (F, C, KH, KW), dout (N, F, H_out, W_out).
     """
     x, W = _check(x, W)
-    dout = np.asarray(dout)
-    sh, sw = _pair(stride, "stride", "conv2d_einsum_backward")
     ph, pw = _padding(padding)
-    N, C, H, Wd = x.shape
-    KH, KW = W.shape[2:]
-    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
-    windows = sliding_window_view(xp, (KH, KW), axis=(2, 3))[:, :, ::sh, ::sw]
-    if windows.shape[2:4] != dout.shape[2:]:
-        raise ValueError(f"conv2d_einsum_backward expected dout of shape (N, F, {windows.shape[2]}, "
-                         f"{windows.shape[3]}), got {dout.shape}")
-    db = dout.sum(axis=(0, 2, 3))
-    dW = np.einsum("nfij,ncijmk->fcmk", dout, windows, optimize=optimize)
-    # spread δ back onto the stride-1 grid, then pad it for a 'full' correlation; rows/columns of x_pad that no
-    # window reached (the floor in H_out) get extra zeros at the bottom/right, so dx_pad comes out (H_pad, W_pad)
-    spread = insert_zeros(dout, (sh, sw))
-    extra_h = xp.shape[2] - (spread.shape[2] + KH - 1)
-    extra_w = xp.shape[3] - (spread.shape[3] + KW - 1)
-    padded = np.pad(spread, ((0, 0), (0, 0), (KH - 1, KH - 1 + extra_h), (KW - 1, KW - 1 + extra_w)))
-    dwindows = sliding_window_view(padded, (KH, KW), axis=(2, 3))
-    dxp = np.einsum("nfijmk,fcmk->ncij", dwindows, rot180(W), optimize=optimize)
-    return dxp[:, :, ph:ph + H, pw:pw + Wd], dW, db
+    try:
+        return backward_recipe(x, W, dout, stride, (ph, ph, pw, pw), optimize=optimize)
+    except ValueError as exc:
+        raise ValueError(str(exc).replace("backward_recipe", "conv2d_einsum_backward")) from None
 
 
 def torch_available():
@@ -153,18 +139,21 @@ def single_threaded():
 def conv_stage_times(layer, x, dout, repeat=5):
     """Where Conv2D's fast path spends its time: each stage of forward + backward, timed on its own.
 
-    layer: a Conv2D with stride 1 (the flat im2col layout of cnnlib.layers); x (N, C, H, W); dout (N, F, H_out,
-    W_out). The stages are run exactly as Conv2D.forward/backward run them, and their results are checked against
+    layer: a Conv2D with stride 1 (the flat im2col layout of cnnlib/engine/conv.py, which Conv2D runs); x (N, C, H, W); dout (N, F, H_out,
+    W_out). The stages are run exactly as the engine runs Conv2D.forward/backward, and their results are checked against
     layer.forward/backward (a ValueError if they ever differ), so the breakdown cannot drift from the real code;
     this runs the layer once, which leaves its cache and grads from (x, dout). Returns {stage description: seconds (best of ``repeat``)}, in the order the stages run.
     """
     if layer.stride != (1, 1):
         raise ValueError(f"conv_stage_times follows the stride-1 path, got a layer with stride {layer.stride}")
+    from .engine.conv import engine_of
+
+    eng = engine_of(layer)  # the engine that Conv2D.forward/backward run (cnnlib/engine/conv.py)
     x = np.asarray(x, dtype=layer.dtype)
     dout = np.asarray(dout, dtype=layer.dtype)
     N, F, H_out, W_out = layer.output_shape(x.shape)
     Wm, b = layer.params["W"].reshape(F, -1), layer.params["b"]
-    cols, xp, width = layer._columns(x, None)
+    cols, xp, width = eng.columns(x)
     z = Wm @ cols
 
     def to_nchw():
@@ -179,20 +168,20 @@ def conv_stage_times(layer, x, dout, repeat=5):
     delta = reorder_delta()
     dcols = Wm.T @ delta
     stages = {
-        "im2col: copy the windows into cols": lambda: layer._columns(x, None),
-        "GEMM  z = W · cols": lambda: layer._correlate(layer.params["W"], cols, N, H_out, W_out, width),
+        "im2col: copy the windows into cols": lambda: eng.columns(x),
+        "GEMM  z = W · cols": lambda: eng.correlate(layer.params["W"], cols, N, H_out, W_out, width),
         "add b, reorder z to NCHW": to_nchw,
         "reorder δ like the columns": reorder_delta,
-        "GEMM  dW = (cols · δᵀ)ᵀ": lambda: layer._weight_grad(cols, delta),
+        "GEMM  dW = (cols · δᵀ)ᵀ": lambda: eng.weight_grad(cols, delta),
         "sum δ for db": lambda: delta.sum(axis=1),
         "GEMM  dcols = Wᵀ · δ": lambda: Wm.T @ delta,
-        "col2im: KH·KW shifted adds": lambda: layer._flat_col2im(dcols, xp.shape, H_out),
+        "col2im: KH·KW shifted adds": lambda: eng._flat_col2im(dcols, xp.shape, H_out),
     }
     # the stages must reproduce the layer itself
     z_layer = layer.forward(x)
     dx_layer = layer.backward(dout)
-    dx = layer._crop(layer._flat_col2im(dcols, xp.shape, H_out), x.shape)
-    dW = layer._weight_grad(cols, delta).reshape(layer.params["W"].shape)
+    dx = layer._crop(eng._flat_col2im(dcols, xp.shape, H_out), x.shape)
+    dW = eng.weight_grad(cols, delta).reshape(layer.params["W"].shape)
     for name, mine, theirs in [("z", to_nchw(), z_layer), ("dx", dx, dx_layer), ("dW", dW, layer.grads["W"])]:
         if not np.allclose(mine, theirs, rtol=1e-5, atol=1e-6):
             raise ValueError(f"conv_stage_times: the staged {name} differs from Conv2D's; the stages are out of date")

@@ -1,4 +1,4 @@
-"""Conv2D's two halves of the batch, and cnnlib.threads.run_parts.
+"""The engine's Conv2D in two halves of the batch, and cnnlib.engine.threads.run_parts.
 
 A float32 Conv2D with a large columns matrix sums its gradients over each half of the batch, and with two threads
 works on the halves side by side. The results must be right (against a float64 reference, itself checked against
@@ -14,12 +14,17 @@ import numpy as np
 import pytest
 
 from cnnlib import layers
-from cnnlib.threads import parallel_threads, run_parts
+from cnnlib.engine import conv as engine_conv
+from cnnlib.engine.threads import parallel_threads, run_parts
 
 threadpoolctl = pytest.importorskip("threadpoolctl")
 
 # (C, F, kernel, padding, input size): the conv layers of LeNet-5 at batch 64, and one like them with 4 filters
 SHAPES = [(1, 6, 5, 2, 28), (6, 16, 5, 0, 14), (2, 4, 5, 1, 26)]
+
+
+def halves(layer, x_shape):
+    return engine_conv.engine_of(layer).halves(x_shape)
 
 
 def blas_sizes():
@@ -49,17 +54,17 @@ def step(layer, x, dout, input_grad=True):
 @pytest.mark.parametrize("shape", SHAPES)
 def test_these_layers_sum_over_two_halves_and_float64_over_the_batch(shape):
     layer, x, _ = make(shape)
-    assert layer._halves(x.shape) == [slice(0, 32), slice(32, 64)]
+    assert halves(layer, x.shape) == [slice(0, 32), slice(32, 64)]
     layer64, x64, _ = make(shape, np.float64)
-    assert layer64._halves(x64.shape) == [slice(0, 64)]
-    assert layer._halves((1,) + x.shape[1:]) == [slice(0, 1)]  # one sample cannot be halved
-    assert layer._halves((8,) + x.shape[1:]) == [slice(0, 8)]  # too little work per half
+    assert halves(layer64, x64.shape) == [slice(0, 64)]
+    assert halves(layer, (1,) + x.shape[1:]) == [slice(0, 1)]  # one sample cannot be halved
+    assert halves(layer, (8,) + x.shape[1:]) == [slice(0, 8)]  # too little work per half
 
 
 def test_the_one_conv_layer_net_layer_stays_whole():
     """Conv2D(1, 3, 5) on 28x28 at batch 64 has 3.2e6 multiply-adds: below the limit, one part, one sum."""
     layer = layers.Conv2D(1, 3, 5, dtype=np.float32)
-    assert layer._halves((64, 1, 28, 28)) == [slice(0, 64)]
+    assert halves(layer, (64, 1, 28, 28)) == [slice(0, 64)]
 
 
 def test_one_part_on_one_thread_and_two_parts_side_by_side_on_two():
@@ -151,7 +156,7 @@ def test_parts_use_the_current_weights():
 def test_naive_backward_after_a_fast_forward(monkeypatch, threads):
     layer, x, _ = make(SHAPES[0])
     x = x[:4]  # the naive loops are slow: 4 samples, in two halves once the limit is lowered
-    monkeypatch.setattr(layers.conv, "PART_MIN_MULTIPLY_ADDS", 1)
+    monkeypatch.setattr(engine_conv, "PART_MIN_MULTIPLY_ADDS", 1)
     with threadpoolctl.threadpool_limits(threads, user_api="blas"):
         z = layer.forward(x)
         d = np.random.default_rng(1).standard_normal(z.shape).astype(np.float32)
@@ -222,7 +227,7 @@ def test_blas_uses_one_thread_per_part_while_two_parts_run():
 @contextmanager
 def pool_switches_on_two_threads():
     """Within the block, BLAS's pool has 2 threads and every change of its size is recorded: yields the list."""
-    from cnnlib import threads
+    from cnnlib.engine import threads
 
     libs = threads._blas()
     if not libs:

@@ -1,4 +1,4 @@
-"""Layers reuse workspaces between calls; what they return must never be one of them.
+"""The engine reuses workspaces between calls; what a layer returns must never be one of them.
 
 For every layer: keep the output, dx and grads of step k, run step k + 1 on other data, and check that the values
 from step k did not change. Also: reused workspaces give the same results as fresh ones, and the two ways of
@@ -10,7 +10,8 @@ import pytest
 
 from cnnlib import layers
 from cnnlib.model import Sequential
-from cnnlib.threads import ONE_THREAD_FLOPS, blas_threads, threads_for
+from cnnlib.engine.memory import memory_of
+from cnnlib.engine.threads import ONE_THREAD_FLOPS, blas_threads, threads_for
 
 LAYERS = [
     ("conv stride 1", lambda rng: layers.Conv2D(2, 3, 3, rng=rng), (3, 2, 7, 6)),
@@ -78,7 +79,7 @@ def test_a_failing_alias_check_fails():
 
     class Leaky(layers.ReLU):
         def forward(self, x):
-            buf = self._workspace("out", np.shape(x), np.float64)
+            buf = memory_of(self).workspace("out", np.shape(x), np.float64)
             np.maximum(x, 0, out=buf)
             self.cache = buf > 0
             return self._remember(buf)
@@ -169,7 +170,8 @@ def test_large_buffers_start_at_different_offsets_within_a_page():
     x = rng.random((64, 1, 28, 28), dtype=np.float32)
     out = conv.forward(x)
     conv.backward(np.ones_like(out))
-    buffers = list(conv._workspaces.values()) + list(conv._returned_arrays.values())
+    mem = memory_of(conv)
+    buffers = list(mem.workspaces.values()) + list(mem.returned_arrays.values())
     assert len(buffers) >= 6 and all(b.nbytes > 128 * 1024 for b in buffers[:3])
     offsets = [b.ctypes.data % 4096 for b in buffers]
     assert all(o % 64 == 0 for o in offsets)

@@ -1,8 +1,9 @@
 """ConvTranspose2D: Conv2D run backwards. Its forward is Conv2D's input gradient, its input gradient is Conv2D's
-forward, with the same weights; the code reuses Conv2D's im2col / col2im machinery to show exactly that."""
+forward, with the same weights; the code reuses Conv2D's im2col / col2im to show exactly that."""
 
 import numpy as np
 
+from .. import engine
 from ._base import Layer, _float_dtype, _pair, _positive_int
 from .conv import Conv2D
 
@@ -30,7 +31,7 @@ class ConvTranspose2D(Layer):
     x: (N, C, H, W)  ->  y: (N, F, H_out, W_out)        C = in_channels, F = out_channels
     params["W"]: (C, F, KH, KW) (input channels first, as in PyTorch), params["b"]: (F,)
 
-        y_pad[n, f, i·sh + m·dh, j·sw + k·dw] += x[n, c, i, j] · W[c, f, m, k]      for every n, c, i, j, m, k
+        y_pad[n, f, i·sh + u·dh, j·sw + v·dw] += x[n, c, i, j] · W[c, f, u, v]      for every n, c, i, j, u, v
         y = y_pad without ``padding`` rows/columns on each side, + b[f]
         H_out = (H - 1)·sh - 2·ph + dh·(KH - 1) + output_padding_h + 1              (W_out likewise)
 
@@ -41,15 +42,18 @@ class ConvTranspose2D(Layer):
     The identity (notebooks 04 and 05): take T = Conv2D(F, C, kernel_size, stride, padding, dilation) with the
     same W. T maps (N, F, H_out, W_out) to (N, C, H, W) (plus, with output_padding, rows and columns past H, W),
     and
-        ConvTranspose2D.forward(x) = T's ∂C/∂(input) for δ = x, + b        (scatter: col2im)
-        ConvTranspose2D ∂C/∂x      = T.forward(δ) without its bias          (gather: im2col)
+        ConvTranspose2D.forward(x) = T's ∂L/∂(input) for δ = x, + b        (scatter: col2im)
+        ConvTranspose2D ∂L/∂x      = T.forward(δ) without its bias          (gather: im2col)
     In notebook 05's words, for one channel and dilation 1: y_pad = correlate2d(insert_zeros(x, s), rot180(W),
     "full"), then output_padding zero rows/columns at the bottom/right.
 
     Backward, with δ = dout zero-padded by ``padding`` to the size of y_pad:
-        ∂C/∂x[n, c, i, j]  = Σ_f,m,k δ_pad[n, f, i·sh + m·dh, j·sw + k·dw] · W[c, f, m, k]
-        ∂C/∂W[c, f, m, k]  = Σ_n,i,j x[n, c, i, j] · δ_pad[n, f, i·sh + m·dh, j·sw + k·dw]
-        ∂C/∂b[f]           = Σ_n,i,j δ[n, f, i, j]
+        ∂L/∂x[n, c, i, j]  = Σ_{f,u,v} δ_pad[n, f, i·sh + u·dh, j·sw + v·dw] · W[c, f, u, v]
+        ∂L/∂W[c, f, u, v]  = Σ_{n,i,j} x[n, c, i, j] · δ_pad[n, f, i·sh + u·dh, j·sw + v·dw]
+        ∂L/∂b[f]           = Σ_{n,i,j} δ[n, f, i, j]
+
+    ``use_engine`` (True by default): forward and backward run in cnnlib.engine, which computes the same values
+    faster; set it to False to run the lines below.
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, dilation=1, *,
@@ -68,8 +72,8 @@ class ConvTranspose2D(Layer):
                              f"dilation={self.dilation}")
         self.dtype = _float_dtype(dtype, _NAME)
 
-        # T, the Conv2D this layer transposes. Only its geometry and im2col/col2im helpers are used; the one W is
-        # self.params["W"], passed to them explicitly, so T holds no parameters of its own.
+        # T, the Conv2D this layer transposes. Only its geometry and im2col/col2im are used, with this layer's W,
+        # so T holds no parameters of its own.
         self._conv = Conv2D(self.out_channels, self.in_channels, self.kernel_size, self.stride, self.padding,
                             self.dilation, rng=np.random.default_rng(0), dtype=self.dtype)
         self._conv.params = {}
@@ -111,45 +115,50 @@ class ConvTranspose2D(Layer):
         return x, self.output_shape(x.shape)
 
     def _geometry(self, y_shape):
-        """Shapes seen from T, whose input has y's shape. -> (yp_shape, H_c, W_c, width): y_pad's shape
-        (N, F, H_pad, W_pad); T's output size H_c >= H, W_c >= W; the number of columns per output row in T's
-        columns matrix (W_pad in the flat stride-1 layout, W_c otherwise)."""
+        """Shapes seen from T, whose input has y's shape. -> (yp_shape, H_c, W_c): y_pad's shape (N, F, H_pad, W_pad)
+        and T's output size H_c >= H, W_c >= W (larger by the output_padding rows and columns)."""
         N, F, H_out, W_out = y_shape
         top, bottom, left, right = self._conv.pad
-        yp_shape = (N, F, H_out + top + bottom, W_out + left + right)
         _, _, H_c, W_c = self._conv.output_shape(y_shape)
-        width = yp_shape[3] if self.stride == (1, 1) else W_c
-        return yp_shape, H_c, W_c, width
+        return (N, F, H_out + top + bottom, W_out + left + right), H_c, W_c
 
-    # ---- fast path: T's backward for the forward, T's forward for the backward ---------------------------
+    # ---- forward and backward: T's backward for the forward, T's forward for the backward ------------------
     def forward(self, x):
         """x: (N, C, H, W) -> y: (N, F, H_out, W_out)."""
         x, y_shape = self._prepare(x)
-        yp_shape, H_c, W_c, width = self._geometry(y_shape)
+        if engine.runs(self):  # the same y, computed faster by cnnlib.engine
+            return self._remember(engine.forward(self, x))
         T, W, b = self._conv, self.params["W"], self.params["b"]
-        delta = T._delta_columns(x, H_c, width)  # x in the place of T's δ: (C, N·H_c·width)
-        y = T._scatter_back(W, delta, yp_shape, y_shape, H_c, W_c)  # T's ∂C/∂(input): col2im of Wᵀ δ
-        out = self._returned("out", y_shape, y.dtype)
-        np.add(y, b[:, None, None], out=out)
+        yp_shape, H_c, W_c = self._geometry(y_shape)
+        delta = self._as_delta(x, H_c, W_c)  # x in the place of T's δ: (C, N·H_c·W_c)
+        dcols = W.reshape(W.shape[0], -1).T @ delta  # T's Wᵀ·δ: (F·KH·KW, N·H_c·W_c)
+        y = T._crop(T._col2im(dcols, yp_shape, H_c, W_c), y_shape)  # T's ∂L/∂(input): col2im, crop
         self.cache = {"x": x, "delta": delta}
-        return self._remember(out)
+        return self._remember(y + b[:, None, None])
 
     def backward(self, dout):
         """dout: (N, F, H_out, W_out) -> dx: (N, C, H, W); fills grads["W"] (C, F, KH, KW) and grads["b"] (F,)."""
         cache, dout = self._check_dout(dout)
+        if isinstance(cache, engine.Cache):  # forward ran in the engine: so does backward
+            return engine.backward(self, cache, dout)
         x, T, W = cache["x"], self._conv, self.params["W"]
         N, C, H, W_in = x.shape
-        yp_shape, H_c, W_c, width = self._geometry(dout.shape)
-        if "delta" not in cache:  # forward_naive ran: lay x out as T's δ now
-            cache["delta"] = T._delta_columns(x, H_c, width)
-        cols, _, cols_width = T._columns(dout, None)  # dout in the place of T's input: (F·KH·KW, N·H_c·width)
-        assert cols_width == width and cols.shape[1] == cache["delta"].shape[1]
-        # ∂C/∂x = T.forward(dout) without bias; T's rows/columns past H, W (output_padding) are not part of x
-        dx = self._returned("dx", x.shape, cols.dtype)  # a copy: the product is in T's workspace
-        np.copyto(dx, T._correlate(W, cols, N, H_c, W_c, width)[:, :, :H, :W_in])
-        # ∂C/∂W = T's ∂C/∂W with x as its δ and dout as its input: one GEMM
-        self.grads = {"W": (cache["delta"] @ cols.T).reshape(W.shape), "b": dout.sum(axis=(0, 2, 3))}
+        yp_shape, H_c, W_c = self._geometry(dout.shape)
+        cols = T._im2col(T._pad(dout), H_c, W_c)  # dout in the place of T's input: (F·KH·KW, N·H_c·W_c)
+        # ∂L/∂x = T.forward(dout) without bias; T's rows/columns past H, W (output_padding) are not part of x
+        dx = (W.reshape(C, -1) @ cols).reshape(C, N, H_c, W_c).transpose(1, 0, 2, 3)[:, :, :H, :W_in]
+        delta = cache["delta"] if "delta" in cache else self._as_delta(x, H_c, W_c)  # forward_naive kept no δ
+        # ∂L/∂W = T's ∂L/∂W with x as its δ and dout as its input: one product
+        self.grads = {"W": (delta @ cols.T).reshape(W.shape), "b": dout.sum(axis=(0, 2, 3))}
         return dx
+
+    @staticmethod
+    def _as_delta(x, H_c, W_c):
+        """x (N, C, H, W) laid out as T's δ: (C, N·H_c·W_c), zeros in the rows/columns past H, W."""
+        N, C, H, W = x.shape
+        delta = np.zeros((C, N, H_c, W_c), dtype=x.dtype)
+        delta[:, :, :H, :W] = x.transpose(1, 0, 2, 3)
+        return delta.reshape(C, -1)
 
     # ---- naive reference: the equations as loops ------------------------------------------------------
     def _window(self, i, j):

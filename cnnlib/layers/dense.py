@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ..threads import blas_threads
+from .. import engine
 from ._base import Layer, _float_dtype, _positive_int
 
 
@@ -11,7 +11,7 @@ class Dense(Layer):
 
     x: (N, in_features) -> y: (N, out_features)
     params["W"]: (out_features, in_features), params["b"]: (out_features,)
-    Backward: ∂C/∂x = δ W,  ∂C/∂W = δᵀ x,  ∂C/∂b = Σ_n δ[n]   (δ = dout, shape (N, out_features))
+    Backward: ∂L/∂x = δ W,  ∂L/∂W = δᵀ x,  ∂L/∂b = Σ_n δ[n]   (δ = dout, shape (N, out_features))
     """
 
     def __init__(self, in_features, out_features, *, rng=None, dtype=np.float64):
@@ -32,28 +32,28 @@ class Dense(Layer):
         self._expect_ndim(x, 2, f"(N, {self.in_features})")
         if x.shape[1] != self.in_features:
             raise ValueError(f"Dense expected x of shape (N, {self.in_features}), got {x.shape}")
-        self.cache = {"x": x}
         return x
 
     def forward(self, x):
         """x: (N, in_features) -> (N, out_features)."""
         x = self._prepare(x)
-        W = self.params["W"]
-        with blas_threads(2 * x.shape[0] * W.size):  # one thread unless the product is large (cnnlib/threads.py)
-            y = x @ W.T
-        y += self.params["b"]
-        return self._remember(y)
+        if engine.runs(self):  # the same y, computed by cnnlib.engine (BLAS threads chosen per product)
+            return self._remember(engine.forward(self, x))
+        self.cache = {"x": x}
+        return self._remember(x @ self.params["W"].T + self.params["b"])
 
     def backward(self, dout):
-        """dout: (N, out_features) -> dx: (N, in_features); fills grads["W"], grads["b"]."""
+        """dout = δ: (N, out_features) -> dx: (N, in_features); fills grads["W"], grads["b"]."""
         cache, dout = self._check_dout(dout)
-        with blas_threads(2 * dout.shape[0] * self.params["W"].size):
-            self.grads = {"W": dout.T @ cache["x"], "b": dout.sum(axis=0)}
-            return dout @ self.params["W"]
+        if isinstance(cache, engine.Cache):  # forward ran in the engine: so does backward
+            return engine.backward(self, cache, dout)
+        self.grads = {"W": dout.T @ cache["x"], "b": dout.sum(axis=0)}
+        return dout @ self.params["W"]
 
     def forward_naive(self, x):
         """y[n, o] = b[o] + Σ_i x[n, i] W[o, i], one entry at a time."""
         x = self._prepare(x)
+        self.cache = {"x": x}
         W, b = self.params["W"], self.params["b"]
         y = np.zeros((x.shape[0], self.out_features), dtype=self.dtype)
         for n in range(x.shape[0]):

@@ -1,23 +1,19 @@
-"""How many threads cnnlib's work gets. Two cores help only where there is enough work to share:
+"""How many threads the engine's work gets. Two cores help only where there is enough work to share:
 
-- Matrix products. A BLAS pool may split a product over its threads. A product runs inside
-  ``blas_threads(flops)``, which allows
+- Matrix products. A product runs inside ``blas_threads(flops)``, which allows
 
       threads = min(the pool's current size, max(1, flops // FLOPS_PER_THREAD))
 
-  because waking a second thread for a few million multiply-adds costs more than it saves. Two kinds of product
-  leave the pool alone, since switching its size costs time too: the tiniest (ONE_THREAD_FLOPS), and a conv layer's
-  products when it computes them in slices of small-matrix size (``_slice_threads`` in cnnlib/layers/conv.py).
-- Copies: im2col, col2im, the bias add. NumPy runs them on one core, and they take most of a conv layer's time. A
-  large float32 conv layer therefore works on the two halves of the batch side by side: ``run_parts(tasks)`` runs
-  them on two threads (NumPy and BLAS release Python's lock while they work), with BLAS on one thread per half.
-  Waking the second thread and handing Python's lock between the two costs 50-100 µs per layer call on the 2-core VM
-  cnnlib is tuned on, so only layers with enough work do it (PART_MIN_MULTIPLY_ADDS in cnnlib/layers/conv.py).
+  since waking a second thread for a few million multiply-adds costs more than it saves. The tiniest products
+  (ONE_THREAD_FLOPS) and a conv layer's sliced products (``slice_threads`` in conv.py) leave the pool alone:
+  switching its size costs time too.
+- Copies (im2col, col2im, the bias add) run on one core in NumPy. A large float32 conv layer therefore works on the
+  two halves of the batch side by side: ``run_parts(tasks)`` runs them on two threads (NumPy and BLAS release
+  Python's lock while they work), with BLAS on one thread per half.
 
 The pool's current size is whatever the user chose (OPENBLAS_NUM_THREADS, ``threadpoolctl.threadpool_limits``);
-cnnlib only ever lowers it, for the duration of one product or one set of parts, and puts it back. The controller
-is found once (``threadpoolctl.ThreadpoolController``, about 0.5 s) and cached. On a machine whose other core is
-busy a second thread can only wait for it: set OPENBLAS_NUM_THREADS=1 there, and cnnlib uses one.
+the engine only ever lowers it, for one product or one set of parts, and puts it back. The thresholds and what they
+were measured on: benchmarks/NOTES.md, "Threads".
 """
 
 import threading
@@ -26,16 +22,14 @@ from contextlib import nullcontext
 
 __all__ = ["FLOPS_PER_THREAD", "ONE_THREAD_FLOPS", "blas_threads", "threads_for", "parallel_threads", "run_parts"]
 
-# Flops (2·M·N·K) each thread must get before a second one is woken, for a product above the small-matrix size
-# (a dense layer's, a conv layer's unsliced products, float64). Chosen on a quiet 2-core AMD EPYC, training LeNet-5 at
-# batch 64 in float32: lower thresholds gained nothing reliable over a whole training step.
-FLOPS_PER_THREAD = 1e7
+FLOPS_PER_THREAD = 1e7  # flops (2·M·N·K) per thread before a second one is woken (benchmarks/NOTES.md)
+ONE_THREAD_FLOPS = 2 ** 20  # below this OpenBLAS runs on one thread anyway: leave the pool alone (NOTES.md)
 
 _controllers = None
 
 
 def _blas():
-    """The BLAS libraries loaded in this process (threadpoolctl's per-library controllers), found once."""
+    """The BLAS libraries loaded in this process (threadpoolctl's per-library controllers), found once (~0.5 s)."""
     global _controllers
     if _controllers is None:
         try:
@@ -54,7 +48,7 @@ def threads_for(flops, available):
 
 class _Limit:
     """Context manager: each BLAS library uses ``wanted(its current size)`` threads inside, its size is restored
-    after. A plain class rather than @contextmanager, which took 3.4 µs instead of 2.4 for a switch and back."""
+    after. A plain class rather than @contextmanager, which is slower per switch (benchmarks/NOTES.md)."""
 
     __slots__ = ("wanted", "changed")
 
@@ -77,13 +71,6 @@ class _Limit:
             lib.set_num_threads(current)
         return False
 
-
-# Below this many flops (M·N·K below 2^19) cnnlib leaves the pool alone: OpenBLAS runs such a product on one thread
-# whatever the pool's size (Dense(432, 10) at batch 64, 5.5e5 flops, took 9.1 µs with a pool of 1 or of 2), and
-# switching the pool's size costs about 2.4 µs. Not much above it, leaving the pool alone cost far more than that:
-# with Dense(120, 84) at batch 64 (1.3e6 flops) left alone, LeNet-5 on 2 threads trained at 8,300 samples/s instead
-# of 11,000 (presumably BLAS threads woken for it took the second core from the conv layers' halves).
-ONE_THREAD_FLOPS = 2 ** 20
 
 _UNCHANGED = nullcontext()
 
@@ -124,7 +111,7 @@ def run_parts(tasks, side_by_side=True):
     first group in this thread, the others on worker threads), and BLAS uses threads // groups threads meanwhile.
     The tasks must write to disjoint memory; what each computes does not depend on how many ran at once. An
     exception in any task is raised here, once every group has ended. side_by_side=False runs them one after the
-    other (for tasks too short to repay waking a thread: about 60 µs on the 2-core VM that cnnlib is tuned on).
+    other (for tasks too short to repay waking a thread).
     """
     threads = min(len(tasks), parallel_threads()) if side_by_side else 1
     if threads <= 1:
