@@ -188,11 +188,14 @@ def main(argv=None):
                     print(f"{name:20s} median {statistics.median(times):7.0f} ms   p95 {percentile(times, 95):7.0f} ms"
                           f"   max {max(times):7.0f} ms   (n = {len(times)})", flush=True)
             # end the kernel before the next notebook, so that each runs alone
+            # and forget the open tabs: a restored workspace would reopen this notebook beside the next one
             page.evaluate("""async (token) => {
                 const r = await fetch('/api/sessions?token=' + token);
                 for (const s of await r.json()) {
                     await fetch('/api/sessions/' + s.id + '?token=' + token, {method: 'DELETE'});
-                }}""", token)
+                }
+                await fetch('/lab/api/workspaces/default?token=' + token, {method: 'DELETE'});
+            }""", token)
             context.close()
         browser.close()
     finally:

@@ -2,9 +2,7 @@
 control changes (it is the live one, never a stale copy of the starting state). Its controls pass axe-core's
 WCAG 2.1 A/AA rules (every slider, button and list has a name a screen reader announces) and move from the keyboard."""
 
-import json
 import time
-import urllib.request
 
 import pytest
 
@@ -61,29 +59,6 @@ def _move(page, cls, how):
         handle = control.locator(".noUi-handle")
         handle.focus()
         handle.press(how[1])
-
-
-def _shut_down_kernels_and_tabs(server):
-    """End every kernel of this session's notebooks and forget the open tabs, so that the next notebook runs alone
-    (the Lab server is shared by the session, and a restored workspace would reopen and restart every notebook)."""
-    def call(method, path):
-        req = urllib.request.Request(f"{server.base_url}{path}?token={server.token}", method=method)
-        with urllib.request.urlopen(req, timeout=30) as r:
-            return r.read()
-
-    for session in json.loads(call("GET", "/api/sessions")):
-        call("DELETE", f"/api/sessions/{session['id']}")
-    try:
-        call("DELETE", "/lab/api/workspaces/default")
-    except OSError:
-        pass  # no saved workspace yet
-
-
-@pytest.fixture
-def lab_alone(jupyterlab):
-    _shut_down_kernels_and_tabs(jupyterlab)
-    yield jupyterlab
-    _shut_down_kernels_and_tabs(jupyterlab)
 
 
 @pytest.mark.parametrize("notebook", sorted(WIDGETS))
