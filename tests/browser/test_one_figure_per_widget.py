@@ -98,11 +98,15 @@ def test_saved_notebook_without_a_kernel_shows_figures_not_widget_text(lab_alone
     page.set_viewport_size({"width": 1440, "height": 900})
     page.goto(f"{lab_alone.base_url}/lab/tree/{notebook}?token={lab_alone.token}")
     page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=ACTION_TIMEOUT_MS * 4)
-    time.sleep(3)
+    cells = len(WIDGETS[notebook])
+    count = """() => [...document.querySelectorAll('.jp-Cell')]
+        .filter(c => /widgets\\.[a-z_]+\\(/.test(c.querySelector('.jp-InputArea')?.textContent || ''))
+        .map(c => c.querySelectorAll('.jp-OutputArea img').length)"""
+    deadline = time.monotonic() + ACTION_TIMEOUT_MS / 1000  # a long notebook on a busy machine renders slowly
+    figures = page.evaluate(count)
+    while figures != [1] * cells and time.monotonic() < deadline:
+        time.sleep(0.5)
+        figures = page.evaluate(count)
     raw = page.locator(".jp-OutputArea-output", has_text="VBox(children=")
     assert raw.count() == 0, f"{notebook} shows a widget's repr instead of its figure"
-    cells = len(WIDGETS[notebook])
-    figures = page.evaluate("""() => [...document.querySelectorAll('.jp-Cell')]
-        .filter(c => /widgets\\.[a-z_]+\\(/.test(c.querySelector('.jp-InputArea')?.textContent || ''))
-        .map(c => c.querySelectorAll('.jp-OutputArea img').length)""")
     assert figures == [1] * cells, f"{notebook}: figures per widget cell without a kernel: {figures}"
