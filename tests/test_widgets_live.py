@@ -163,24 +163,3 @@ def test_every_widget_frame_matches_a_fresh_one_and_its_own_figure_size(name, ma
         assert pixels(png).shape[:2] == (round(fig.get_figheight() * 100), round(fig.get_figwidth() * 100))
     finally:
         plt.close(fig)
-
-
-@pytest.mark.parametrize("make", [lambda: widgets.weight_sharing(show=False),
-                                  lambda: widgets.stride_padding(padding=2, show=False),
-                                  lambda: widgets.delta_flow(*_rotation_inputs(), show=False)])
-def test_a_frame_drawn_on_the_kept_background_equals_a_full_draw(make):
-    from cnnlib.widgets._draw import frame_png
-
-    w = make()
-    w.frame()
-    controls = {"WeightSharing": lambda: w.select("in", 1, 1), "StridePadding": lambda: setattr(
-        w.stride_slider, "value", 1), "DeltaFlow": lambda: setattr(w.row_slider, "value", 0)}
-    controls[type(w).__name__]()
-    layered = w.frame()  # the unchanged grids come from the background drawn before the change
-    (fig, _), = [v for k, v in w._canvases.items() if k == w._layout_key()]
-    np.testing.assert_array_equal(pixels(layered), pixels(frame_png(fig)))  # frame_png alone draws everything
-
-
-def _rotation_inputs():
-    rng = np.random.default_rng(4)
-    return rng.standard_normal((5, 6)), rng.standard_normal((2, 3)), rng.standard_normal((4, 4))

@@ -40,7 +40,7 @@ from matplotlib.figure import Figure
 
 from .._display import describe_figure, image_metadata
 
-__all__ = ["MatrixPanel", "StaticArtists", "draw_matrix", "tag", "show_widget", "png_base64", "frame_png", "new_figure",
+__all__ = ["MatrixPanel", "draw_matrix", "tag", "show_widget", "png_base64", "frame_png", "new_figure",
            "text_color", "FigureView", "LiveFigure", "DPI", "MAX_WIDTH_IN", "MIN_FONT_PT", "show_toggle_state",
            "COALESCE_S"]
 
@@ -94,18 +94,12 @@ class MatrixPanel:
     cmap: a diverging map; the colour limit is symmetric (vlim, default max |a|), so zero is always white. Pass
     the same vlim to panels that are compared, so one colour means one value. Each number is written in black or
     white, whichever contrasts more with its cell. colorbar: a colour bar beside the panel (where the magnitude
-    matters).
+    matters)."""
 
-    static: the array (not its outlines or title) rarely changes, e.g. the input x of a widget. A kept figure
-    (LiveFigure.frame) then draws its cells and numbers once into a background and, frame after frame, only
-    draws the rest on top; ``signature`` tells it when the array did change."""
-
-    def __init__(self, ax, *, cmap="RdBu_r", fmt="{:.2g}", annotate=True, colorbar=False, fontsize=CELL_FONT_PT,
-                 static=False):
+    def __init__(self, ax, *, cmap="RdBu_r", fmt="{:.2g}", annotate=True, colorbar=False, fontsize=CELL_FONT_PT):
         self.ax, self.cmap, self.fmt, self.annotate = ax, cmap, fmt, annotate
-        self.colorbar, self.fontsize, self.static = colorbar, fontsize, static
+        self.colorbar, self.fontsize = colorbar, fontsize
         self.image, self.texts, self.boxes, self.bar, self.shape = None, [], [], None, None
-        self.signature = None
 
     def _setup(self, a):
         for artist in [self.image, *self.texts]:
@@ -136,7 +130,6 @@ class MatrixPanel:
         self.image.set_data(a)
         self.image.set_clim(-lim, lim)
         fmt = fmt or self.fmt
-        self.signature = (a.shape, a.tobytes(), float(lim), fmt)
         if self.texts:
             colours = self.image.cmap(self.image.norm(a.ravel()))
             for text, v, rgba in zip(self.texts, a.ravel(), colours):
@@ -179,72 +172,12 @@ def png_base64(fig):
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-class StaticArtists:
-    """Artists of a kept figure that never change (a fixed matrix with its numbers): like a static MatrixPanel,
-    they are drawn once into the background."""
-
-    static = True
-    image = None
-    signature = "fixed"
-
-    def __init__(self, artists):
-        self.texts = list(artists)
-
-
-def _panels(parts):
-    """Every MatrixPanel (or StaticArtists) in a widget's kept parts (nested lists, tuples and dicts)."""
-    if isinstance(parts, (MatrixPanel, StaticArtists)):
-        return [parts]
-    if isinstance(parts, dict):
-        parts = list(parts.values())
-    if isinstance(parts, (list, tuple)):
-        return [p for part in parts for p in _panels(part)]
-    return []
-
-
-def _draw_without(fig, hidden, renderer):
-    """Draw ``fig`` on ``renderer`` with the artists ``hidden`` left out (their visibility is restored after)."""
-    was = [a.get_visible() for a in hidden]
-    for a in hidden:
-        a.set_visible(False)
-    try:
-        fig.draw(renderer)
-    finally:
-        for a, v in zip(hidden, was):
-            a.set_visible(v)
-
-
-def _draw_in_layers(fig, static_panels):
-    """Draw ``fig`` on its canvas as a background (the white ground and the cells and numbers of the static
-    panels, kept between frames while their signatures stay the same) with everything else drawn over it. The
-    numbers of a grid that did not change are not drawn again: they were most of a frame's time."""
-    canvas = fig.canvas
-    static = [a for p in static_panels for a in [p.image, *p.texts] if a is not None]
-    signature = tuple(p.signature for p in static_panels)
-    renderer = canvas.get_renderer()
-    kept = getattr(fig, "_cnnlib_background", None)
-    if kept is None or kept[0] != signature or kept[2] is not renderer:
-        keep = set(map(id, static)) | {id(fig.patch)} | {id(ax.patch) for ax in fig.axes}
-        others = [a for ax in fig.axes for a in ax.get_children() if id(a) not in keep]
-        others += [a for a in fig.get_children() if a not in fig.axes and id(a) not in keep]
-        renderer.clear()
-        _draw_without(fig, others, renderer)
-        kept = (signature, canvas.copy_from_bbox(fig.bbox), renderer)
-        fig._cnnlib_background = kept
-    canvas.restore_region(kept[1])  # the background, then the rest drawn on it
-    _draw_without(fig, static + [fig.patch] + [ax.patch for ax in fig.axes], renderer)
-
-
-def frame_png(fig, static_panels=()):
+def frame_png(fig):
     """One live frame: ``fig`` drawn once on its Agg canvas at its own size (no second pass to crop it), encoded
-    as PNG with zlib level 1 (a few ms; matplotlib's default level took most of the encoding time). With
-    ``static_panels``, the cells and numbers of those MatrixPanels come from a kept background. Returns bytes."""
+    as PNG with zlib level 1 (a few ms; matplotlib's default level took most of the encoding time). Returns bytes."""
     from PIL import Image
 
-    if static_panels:
-        _draw_in_layers(fig, static_panels)
-    else:
-        fig.canvas.draw()
+    fig.canvas.draw()
     rgba = np.asarray(fig.canvas.buffer_rgba())
     buf = io.BytesIO()
     Image.fromarray(rgba[..., :3]).save(buf, format="png", compress_level=1)
@@ -372,7 +305,7 @@ class LiveFigure:
         kept[key] = (fig, parts)  # most recently used last
         while len(kept) > KEPT_LAYOUTS:
             kept.pop(next(iter(kept)))
-        return frame_png(fig, [p for p in _panels(parts) if p.static])
+        return frame_png(fig)
 
     def refresh(self):
         """Show the current state: at once outside a kernel; in a kernel, after the changes already waiting are

@@ -101,7 +101,7 @@ class PoolingRouting(LiveFigure):
         axes = fig.subplots(1, 3, gridspec_kw={"width_ratios": [self.x.shape[1], self.out.shape[1], self.x.shape[1]]})
         winner = axes[0].add_patch(Rectangle((0, 0), 1, 1, fill=False, edgecolor="tab:green", linewidth=3.5,
                                              zorder=4))
-        return fig, ([MatrixPanel(ax, static=k < 2) for k, ax in enumerate(axes)], winner)
+        return fig, ([MatrixPanel(ax) for ax in axes], winner)
 
     def _paint(self, parts):
         """x with the window (and the winner), the pooled output, the routed dx."""

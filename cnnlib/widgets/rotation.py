@@ -126,8 +126,7 @@ class DeltaFlow(_Live):
         widths = [self.x.shape[1], self.delta_pad.shape[1], self.dx.shape[1]]
         fig = new_figure((9, 6))
         axes = fig.subplots(2, 3, gridspec_kw={"width_ratios": widths})
-        # only the products change with the pixel: the other grids are drawn once into the background
-        return fig, [MatrixPanel(ax, fmt="{:.2f}", static=k != 5) for k, ax in enumerate(axes.ravel())]
+        return fig, [MatrixPanel(ax, fmt="{:.2f}") for ax in axes.ravel()]
 
     def _paint(self, panels):
         r, c = self.row, self.col
@@ -226,7 +225,7 @@ class FlipOrNot(_Live):
 
     def _build(self):
         fig = new_figure((9, 3.4))
-        return fig, [MatrixPanel(ax, fmt="{:.2f}", static=k == 1) for k, ax in enumerate(fig.subplots(1, 3))]
+        return fig, [MatrixPanel(ax, fmt="{:.2f}") for ax in fig.subplots(1, 3)]
 
     def _paint(self, panels):
         diff = self.analytic - self.numerical

@@ -193,8 +193,7 @@ class SlidingWindow(LiveFigure):
         rows = 2 if self._both else 1
         fig = new_figure((9, 3.0 * rows))
         axes = fig.subplots(rows, 4, squeeze=False, gridspec_kw={"width_ratios": [1.4, 0.6, 0.6, 1.2]})
-        # the products change at every step; the input, the kernel and the output only with the mode or flip
-        return fig, [[MatrixPanel(ax, static=k != 2) for k, ax in enumerate(row)] for row in axes]
+        return fig, [[MatrixPanel(ax) for ax in row] for row in axes]
 
     def _paint(self, panels):
         flips = [False, True] if self._both else [self.flipped]

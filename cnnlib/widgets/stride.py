@@ -118,8 +118,7 @@ class StridePadding(LiveFigure):
         grid = fig.add_gridspec(2, 6, height_ratios=[1, 1.5])
         axes = [fig.add_subplot(grid[0, 0:2]), fig.add_subplot(grid[0, 2:4]), fig.add_subplot(grid[0, 4:6]),
                 fig.add_subplot(grid[1, 0:3]), fig.add_subplot(grid[1, 3:6])]
-        # one figure per (s, p, d): its grids never change, so they are drawn once into the background
-        return fig, [MatrixPanel(ax, fmt="{:g}", fontsize=MIN_FONT_PT, static=True) for ax in axes]
+        return fig, [MatrixPanel(ax, fmt="{:g}", fontsize=MIN_FONT_PT) for ax in axes]
 
     def _paint(self, panels):
         """δ, spread δ, dilated W, ∂C/∂(padded x), ∂C/∂x."""

@@ -13,7 +13,7 @@ from matplotlib.ticker import MaxNLocator
 
 from ..signal import correlate2d
 from ..weight_sharing import conv_matrix, fan_out, receptive_field
-from ._draw import MIN_FONT_PT, TITLE_FONT_PT, LiveFigure, MatrixPanel, StaticArtists, new_figure, tag, text_color
+from ._draw import MIN_FONT_PT, TITLE_FONT_PT, LiveFigure, MatrixPanel, new_figure, tag, text_color
 
 __all__ = ["weight_sharing", "WeightSharing"]
 
@@ -119,14 +119,14 @@ class WeightSharing(LiveFigure):
         fig = new_figure((9, 7.4))
         grid = fig.add_gridspec(2, 3, width_ratios=[self.x.shape[1], self.W.shape[1] + 1, self.z.shape[1]],
                                 height_ratios=[1, 1.25])
-        panels = [MatrixPanel(fig.add_subplot(grid[0, k]), fmt="{:g}", static=True) for k in range(3)]
+        panels = [MatrixPanel(fig.add_subplot(grid[0, k]), fmt="{:g}") for k in range(3)]
         ax_m = fig.add_subplot(grid[1, :])
         lim = np.abs(self.M).max() or 1.0
         image = ax_m.imshow(self.M, cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto")
-        numbers = [ax_m.text(c, r, _num(v), ha="center", va="center", fontsize=MIN_FONT_PT,
-                             color=text_color(image.cmap(image.norm(v))))
-                   for (r, c), v in np.ndenumerate(self.M)
-                   if v != 0]  # the zeros (cut connections) stay blank, so the few shared weights stand out
+        for (r, c), v in np.ndenumerate(self.M):
+            if v != 0:  # the zeros (cut connections) stay blank, so the few shared weights stand out
+                ax_m.text(c, r, _num(v), ha="center", va="center", fontsize=MIN_FONT_PT,
+                          color=text_color(image.cmap(image.norm(v))))
         bar = fig.colorbar(image, ax=ax_m, fraction=0.03, pad=0.02)
         bar.set_label("entry of M (a weight of W, or 0)", fontsize=MIN_FONT_PT + 1)
         bar.ax.tick_params(labelsize=MIN_FONT_PT)
@@ -137,8 +137,7 @@ class WeightSharing(LiveFigure):
         ax_m.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax_m.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax_m.tick_params(labelsize=MIN_FONT_PT)
-        return fig, {"panels": panels, "ax_m": ax_m, "outline": outline, "names": [],
-                     "M": StaticArtists([image, *numbers])}  # M never changes: drawn once into the background
+        return fig, {"panels": panels, "ax_m": ax_m, "outline": outline, "names": []}
 
     def _paint(self, parts):
         """x, W and z with the highlighted cells, the kernel entry beside each linked pixel, the row/column of M."""
