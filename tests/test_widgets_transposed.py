@@ -74,3 +74,21 @@ def test_readout_explains_the_uneven_border_at_K_4():
     assert "outer 2 row(s) and column(s)" in w.readout_text and "down to 1 in the corners" in w.readout_text
     w.stride_slider.value = 4  # K = s: no overlap, no border band
     assert "Border" not in w.readout_text
+
+
+def test_the_verdict_is_even_exactly_when_s_divides_K_even_for_a_small_input():
+    # hand-worked for K = 6, s = 2 on a 4x4 input, one axis: copies of input rows a cover rows 2a..2a+5, so
+    # rows 0-1 get 1 copy, 2-3 get 2, 4-7 get 3, then back down: inside the 4-row border band every pixel gets 9
+    per_axis = np.array([1, 1, 2, 2, 3, 3, 3, 3, 2, 2, 1, 1])
+    w = overlap_explorer(4, kernel_size=6, stride=2, show=False)
+    np.testing.assert_array_equal(w.counts, np.outer(per_axis, per_axis))
+    assert w.inner_values == (9,) and "even" in w.readout_text
+    for K in range(1, 7):
+        for s in range(1, 5):
+            w.kernel_slider.value, w.stride_slider.value = K, s
+            # the border band, K - s wide on each side, leaves an inside when 2 (K - s) < (4 - 1) s + K
+            assert w.has_inner == (2 * max(K - s, 0) < 3 * s + K)
+            if w.has_inner:
+                assert (len(w.inner_values) == 1) == (K % s == 0), (K, s, w.inner_values)
+            else:
+                assert "border effects" in w.readout_text

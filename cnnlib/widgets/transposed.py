@@ -18,9 +18,11 @@ __all__ = ["OverlapCounts", "overlap_explorer"]
 NAME = "overlap"
 
 
-def _inner(counts, K):
-    """The counts away from the border (K pixels on each side), where a finite image plays no role."""
-    inner = counts[K:-K, K:-K]
+def _inner(counts, K, s):
+    """The counts away from the border, where a finite image plays no role. Near an edge fewer kernel copies
+    overlap (no input pixel lies beyond it): that band is K - s pixels wide when K > s, none otherwise."""
+    band = max(K - s, 0)
+    inner = counts[band:counts.shape[0] - band, band:counts.shape[1] - band]
     return inner if inner.size else counts
 
 
@@ -31,8 +33,8 @@ class OverlapCounts(LiveFigure):
         kernel_size, stride   the slider values
         counts                (H_out, W_out) int, taps per output pixel of the transposed convolution
         resize_counts         (H·s, W·s) int, the same for nearest-neighbour upsampling then a stride-1 convolution
-        inner_values          the distinct values of ``counts`` away from the border (one value exactly when s
-                              divides K)
+        inner_values          the distinct values of ``counts`` away from the border band (one value exactly when
+                              s divides K); has_inner: False when the band covers the whole map
         inner_range           (min, max) of those values
         readout_text          the text of the readout
     """
@@ -58,14 +60,20 @@ class OverlapCounts(LiveFigure):
         self.kernel_size, self.stride = K, s
         self.counts = overlap_counts(K, s, n)
         self.resize_counts = resize_conv_counts(K, s, n)
-        self.inner_values = tuple(int(v) for v in np.unique(_inner(self.counts, K)))
+        band = max(K - s, 0)
+        self.has_inner = 2 * band < self.counts.shape[0]  # some pixel lies outside the border band
+        self.inner_values = tuple(int(v) for v in np.unique(_inner(self.counts, K, s)))
         self.inner_range = (self.inner_values[0], self.inner_values[-1])
         return self
 
     def _text(self):
         K, s = self.kernel_size, self.stride
         values = ", ".join(map(str, self.inner_values))
-        if len(self.inner_values) == 1:
+        n = self.input_size
+        if not self.has_inner:
+            verdict = (f"no pixel is far enough from the border (a {n}x{n} input is small for K = {K}): the counts "
+                       f"{values} are all border effects")
+        elif len(self.inner_values) == 1:
             verdict = f"even: every inner pixel gets {values} tap(s) (s divides K)"
         elif self.inner_values[0] == 0:
             verdict = f"holes: inner pixels get {values} taps (K < s leaves gaps)"
