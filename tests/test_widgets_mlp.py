@@ -66,10 +66,10 @@ def test_terms_sum_and_delta_of_each_hidden_neuron(j):
 def test_readout_shows_the_numbers_and_changes_with_the_neuron():
     rule = delta_rule(tiny_net(), X, Y, show=False)
     z1, d1, d2 = hand_deltas()
-    first = rule.readout.value
+    first = rule.view.readout
     assert f"{d1[0]:.6f}" in first and f"{W2[1, 0]:.4f} × {d2[1]:.6f}" in first
     rule.neuron_dropdown.value = 2
-    assert rule.readout.value != first
+    assert rule.view.readout != first
     text = rule.readout_text
     assert f"= {d1[2]:.6f}" in text.splitlines()[-1]
     assert f"sum = {W2[:, 2] @ d2:.6f}" in text
@@ -80,7 +80,7 @@ def test_controls_and_readout_carry_css_classes():
     rule = delta_rule(tiny_net(), X, Y, show=False)
     assert "cnnlib-deltarule-neuron" in rule.neuron_dropdown._dom_classes
     assert "cnnlib-deltarule-layer" in rule.layer_dropdown._dom_classes
-    assert "cnnlib-deltarule-readout" in rule.readout._dom_classes
+    assert rule.view.name == "deltarule"  # the view gives its readout the class cnnlib-deltarule-readout
     assert [v for _, v in rule.neuron_dropdown.options] == [0, 1, 2]
 
 
@@ -140,3 +140,32 @@ def test_rejects_a_model_without_hidden_layer_and_bad_selection():
         rule.select(2, 0)
     with pytest.raises(ValueError, match="neurons 0..2"):
         rule.select(1, 3)
+
+
+def test_edge_labels_stay_off_the_nodes():
+    import matplotlib.pyplot as plt
+    from matplotlib.collections import PathCollection
+
+    rng = np.random.default_rng(0)
+    net = Sequential(Dense(2, 3, rng=rng), Sigmoid(), Dense(3, 2, rng=rng), Sigmoid())
+    rule = delta_rule(net, np.array([0.5, -1.0]), np.array([1.0, 0.0]), show=False)
+    for neuron in range(3):
+        rule.select(1, neuron)
+        fig = rule.figure()
+        try:
+            fig.canvas.draw()
+            ax = fig.axes[0]
+            renderer = fig.canvas.get_renderer()
+            nodes = [c for c in ax.collections if isinstance(c, PathCollection)]
+            labels = [t for t in ax.texts if "×" in t.get_text()]
+            assert len(labels) == 2
+            for node in nodes:
+                cx, cy = ax.transData.transform(node.get_offsets()[0])
+                radius = np.sqrt(node.get_sizes()[0]) / 2 * fig.dpi / 72  # marker size is in points²
+                for label in labels:
+                    box = label.get_window_extent(renderer)
+                    # the nearest point of the label's box to the node's centre is outside the circle
+                    nx, ny = min(max(cx, box.x0), box.x1), min(max(cy, box.y0), box.y1)
+                    assert np.hypot(nx - cx, ny - cy) > radius, f"{label.get_text()!r} overlaps a node"
+        finally:
+            plt.close(fig)

@@ -54,7 +54,7 @@ def cross_entropy(logits, label):
 def test_controls_have_stable_css_classes(setup):
     w = widgets.digit_explorer(*setup, show=False)
     assert "cnnlib-digit-index" in w.slider._dom_classes
-    assert "cnnlib-digit-readout" in w.readout._dom_classes
+    assert w.view.name == "digit"  # the view gives its readout the class cnnlib-digit-readout
     assert (w.slider.min, w.slider.max) == (0, 4)
 
 
@@ -70,7 +70,7 @@ def test_probabilities_prediction_and_readout_follow_the_slider(setup):
         pred = int(np.argmax(logits))
         assert (w.index, w.label, w.pred) == (i, y[i], pred)
         assert w.readout_text == f"digit #{i}: label {y[i]}, predicted {pred} (prob {probs[pred]:.3f})"
-        assert w.readout_text in w.readout.value
+        assert w.readout_text in w.view.readout
         assert w.loss == pytest.approx(cross_entropy(logits, y[i]), rel=1e-12)
 
 
@@ -109,9 +109,9 @@ def test_a_wrong_prediction_is_flagged(setup):
     right = [i for i in range(len(x)) if i not in wrong]
     assert wrong and right, "the fixture should have both kinds of digits"
     w.slider.value = wrong[0]
-    assert "wrong" in w.readout.value
+    assert "wrong" in w.view.readout
     w.slider.value = right[0]
-    assert "wrong" not in w.readout.value
+    assert "wrong" not in w.view.readout
 
 
 def test_figure_has_digit_saliency_probabilities_and_maps(setup):
@@ -143,3 +143,31 @@ def test_bad_arguments_are_explained(setup):
         widgets.digit_explorer(model, x, y[:3], show=False)
     with pytest.raises(ValueError, match="index in 0..4"):
         widgets.digit_explorer(model, x, y, index=5, show=False)
+
+
+def test_jump_to_names_the_digit_shown(setup):
+    w = widgets.digit_explorer(*setup, show=False)
+    assert w.picks, "the fixture should have mistakes"
+    w.picker.value = w.picks[0]
+    assert w.index == w.picks[0]
+    other = next(k for k in range(len(setup[2])) if k not in w.picks)
+    w.slider.value = other
+    assert w.picker.value == -1  # the prompt, not the digit shown before
+    w.slider.value = w.picks[-1]
+    assert w.picker.value == w.picks[-1]
+
+
+def test_feature_maps_line_up_under_the_three_top_panels(setup):
+    w = widgets.digit_explorer(*setup, show=False)
+    fig = w.figure()
+    try:
+        panels = [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
+        top = sorted((ax for ax in panels if ax.get_position().y0 > 0.5), key=lambda ax: ax.get_position().x0)
+        bottom = sorted((ax for ax in panels if ax.get_position().y0 < 0.5), key=lambda ax: ax.get_position().x0)
+        n = len(w.feature_maps)  # 2 in this fixture, 3 in notebook 09
+        assert [ax.get_title() for ax in bottom] == [f"feature map {f}" for f in range(n)]
+        fig.canvas.draw()  # images with equal aspect sit inside their boxes: compare where they are drawn
+        for upper, lower in zip(top, bottom):
+            assert abs(upper.get_window_extent().x0 - lower.get_window_extent().x0) < 1.0
+    finally:
+        plt.close(fig)

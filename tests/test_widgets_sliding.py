@@ -23,13 +23,13 @@ def test_hand_worked_first_window():
     expected_mask[:2, :2] = True
     np.testing.assert_array_equal(w.window_mask, expected_mask)
     np.testing.assert_array_equal(w.products, [[0.0, 2.0], [12.0, 20.0]])
-    assert "sum = 34.0000" in w.readout.value and "correlation" in w.readout.value
+    assert "sum = 34.0000" in w.view.readout and "correlation" in w.view.readout
 
     w.flip_toggle.value = True  # the kernel becomes [[4, 3], [2, 1]]
     assert w.operation == "convolution"
     np.testing.assert_array_equal(w.kernel, [[4.0, 3.0], [2.0, 1.0]])
     assert w.total == 0 * 4 + 1 * 3 + 4 * 2 + 5 * 1  # 16
-    assert "sum = 16.0000" in w.readout.value and "convolution" in w.readout.value
+    assert "sum = 16.0000" in w.view.readout and "convolution" in w.view.readout
 
 
 def test_hand_worked_later_step():
@@ -39,7 +39,7 @@ def test_hand_worked_later_step():
     np.testing.assert_array_equal(w.window, [[6.0, 7.0], [10.0, 11.0]])
     assert w.total == 6 + 14 + 30 + 44
     assert w.window_mask.sum() == 4 and w.window_mask[1:3, 2:4].all()
-    assert "position (1, 2)" in w.readout.value
+    assert "position (1, 2)" in w.view.readout
 
 
 def test_full_mode_pads_by_kernel_size_minus_one():
@@ -69,7 +69,7 @@ def test_every_position_matches_scipy(x_shape, k_shape, mode, flip):
         i, j = divmod(step, reference.shape[1])
         assert w.position == (i, j)
         assert w.total == pytest.approx(reference[i, j], abs=1e-12)
-        assert f"sum = {reference[i, j]:.4f}" in w.readout.value
+        assert f"sum = {reference[i, j]:.4f}" in w.view.readout
         assert w.window_mask.sum() == k.size
         np.testing.assert_array_equal(w.x_pad[w.window_mask].reshape(k.shape), w.window)
 
@@ -106,7 +106,7 @@ def test_css_classes():
     assert "cnnlib-sliding-step" in w.step_slider._dom_classes
     assert "cnnlib-sliding-mode" in w.mode_dropdown._dom_classes
     assert "cnnlib-sliding-flip" in w.flip_toggle._dom_classes
-    assert "cnnlib-sliding-readout" in w.readout._dom_classes
+    assert w.view.name == "sliding"  # the view gives its readout the class cnnlib-sliding-readout
 
 
 def test_figures_and_display_run():
@@ -129,4 +129,4 @@ def test_the_slider_and_the_readout_count_steps_the_same_way():
     w = sliding_window(X, K, show=False)
     for shown in (1, 4, 6):
         w.step_slider.value = shown
-        assert f"step {shown} of 6" in w.readout.value
+        assert f"step {shown} of 6" in w.view.readout

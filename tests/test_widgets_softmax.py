@@ -39,7 +39,7 @@ def test_controls_have_stable_css_classes():
         assert f"cnnlib-softmax-logit-{k}" in classes(s)
     assert "cnnlib-softmax-temperature" in classes(w.temperature_slider)
     assert "cnnlib-softmax-label" in classes(w.label_dropdown)
-    assert "cnnlib-softmax-readout" in classes(w.readout)
+    assert w.view.name == "softmax"  # its readout: cnnlib-softmax-readout
 
 
 def test_default_state_matches_scipy():
@@ -65,7 +65,7 @@ def test_sliders_and_label_drive_probabilities_and_gradient():
                 + ", ".join(f"{v:.3f}" for v in p - np.eye(4)[3]) + "]; "
                 + f"loss C = -log p[3] = {-np.log(p[3]):.3f} (T = 1.0)")
     assert w.readout_text == expected
-    assert expected in w.readout.value
+    assert expected in w.view.readout
 
 
 def test_temperature_scales_logits_and_gradient():
@@ -92,13 +92,13 @@ def test_low_temperature_sharpens():
 
 def test_readout_changes_with_every_control():
     w = widgets.softmax_explorer(show=False)
-    seen = {w.readout.value}
+    seen = {w.view.readout}
     w.logit_sliders[3].value = 1.7
-    seen.add(w.readout.value)
+    seen.add(w.view.readout)
     w.temperature_slider.value = 0.7
-    seen.add(w.readout.value)
+    seen.add(w.view.readout)
     w.label_dropdown.value = 2
-    seen.add(w.readout.value)
+    seen.add(w.view.readout)
     assert len(seen) == 4
 
 
@@ -121,3 +121,23 @@ def test_bad_arguments_raise():
         widgets.softmax_explorer(logits=[1.0], show=False)
     with pytest.raises(ValueError, match="temperature"):
         widgets.softmax_explorer(temperature=0.0, show=False)
+
+
+def test_low_temperature_widens_the_gradient_axis_and_says_so():
+    w = widgets.softmax_explorer(logits=(1.0, 2.5, -0.5, 0.0), label=2, show=False)
+    assert w.grad_axis == 1.0 and "axis is now" not in w.view.readout
+    w.temperature_slider.value = 0.3
+    p = np.exp(np.array([1.0, 2.5, -0.5, 0.0]) / 0.3)
+    p /= p.sum()
+    assert p[2] < 1e-3  # the true class: its probability bar would be invisible
+    assert abs((p[2] - 1) / 0.3) > 1  # and its gradient outside ±1
+    assert w.grad_axis == 5.0 and "±5, not ±1" in w.view.readout
+    fig = w.figure()
+    try:
+        ax_p, ax_g = fig.axes
+        assert ax_g.get_ylim() == pytest.approx((-5.25, 5.25)) and "widened" in ax_g.get_title()
+        marker = [t for t in ax_p.texts if "true" in t.get_text()]
+        assert len(marker) == 1 and marker[0].get_position()[0] == 2 and marker[0].get_visible()
+        assert "(true)" in ax_p.get_xticklabels()[2].get_text()
+    finally:
+        plt.close(fig)

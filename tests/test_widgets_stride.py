@@ -61,8 +61,9 @@ def widget():
 
 def test_controls_and_readout_carry_css_classes(widget):
     for control, part in [(widget.stride_slider, "stride"), (widget.padding_slider, "padding"),
-                          (widget.dilation_slider, "dilation"), (widget.readout, "readout")]:
+                          (widget.dilation_slider, "dilation")]:
         assert f"cnnlib-stride-{part}" in control._dom_classes
+    assert widget.view.name == "stride"  # its readout: cnnlib-stride-readout
 
 
 def test_default_state_matches_the_worked_example(widget):
@@ -120,13 +121,13 @@ def test_rows_no_window_reaches_get_zero_gradient(widget):
 
 def test_readout_changes_with_the_sliders():
     w = widgets.stride_padding(show=False)
-    before = w.readout.value
+    before = w.view.readout
     w.stride_slider.value = 1
-    assert w.readout.value != before and "output 5x5" in w.readout.value
+    assert w.view.readout != before and "output 5x5" in w.view.readout
     w.padding_slider.value = 2
-    assert "output 9x9" in w.readout.value
+    assert "output 9x9" in w.view.readout
     w.dilation_slider.value = 3
-    assert "output 5x5" in w.readout.value
+    assert "output 5x5" in w.view.readout
 
 
 def test_non_square_input_and_kernel_match_torch():
@@ -152,4 +153,4 @@ def test_figure_and_display_run():
     assert len(fig.axes) == 5
     matplotlib.pyplot.close(fig)
     shown = widgets.stride_padding(stride=1, padding=1, show=True)
-    assert shown.live and shown.out_shape == (7, 7)
+    assert shown._live and shown.out_shape == (7, 7)

@@ -24,7 +24,7 @@ def test_every_output_and_input_button_exists_with_its_class():
     assert set(w.out_buttons) == {(i, j) for i in range(3) for j in range(3)}
     assert "cnnlib-weightsharing-out-2-1" in w.out_buttons[(2, 1)]._dom_classes
     assert "cnnlib-weightsharing-in-3-4" in w.in_buttons[(3, 4)]._dom_classes
-    assert "cnnlib-weightsharing-readout" in w.readout._dom_classes
+    assert w.view.name == "weightsharing"  # the view gives its readout the class cnnlib-weightsharing-readout
 
 
 def test_click_output_shows_receptive_field_and_sum():
@@ -42,8 +42,9 @@ def test_click_output_shows_receptive_field_and_sum():
     assert w.total == 9
     assert signal.correlate2d(X, K, "valid")[1, 2] == 9
     text = w.readout_text
-    assert text.startswith("z[1,2] = x[1,2]·W[0,0] + x[1,3]·W[0,1]")
-    assert "x[2,4]·W[1,2]" in text and "= 9" in text
+    assert text.startswith("z[1,2] = x[1,2] × W[0,0] + x[1,3] × W[0,1]")
+    assert "x[2,4] × W[1,2]" in text and "= 9" in text
+    assert "·" not in text  # monospace: a dot could be read as the correlation sign ⋆
     assert w.out_buttons[(1, 2)].button_style == "warning"
     assert w.in_buttons[(2, 4)].button_style == "info" and w.in_buttons[(0, 0)].button_style == ""
 
@@ -70,11 +71,11 @@ def test_click_input_shows_the_outputs_it_feeds_with_the_rotated_kernel():
 
 def test_corner_input_feeds_a_single_output_and_readout_changes():
     w = weight_sharing(X, K, show=False)
-    before = w.readout.value
+    before = w.view.readout
     w.in_buttons[(3, 4)].click()
     assert [(o, m) for o, _, m in w.links] == [((2, 2), (1, 2))]
     assert w.kernel_mask.sum() == 1 and w.kernel_mask[1, 2]
-    assert w.readout.value != before and "feeds 1 output(s): z[2,2] via W[1,2]" in w.readout.value
+    assert w.view.readout != before and "feeds 1 output(s): z[2,2] via W[1,2]" in w.view.readout
 
 
 def test_every_output_total_matches_scipy_and_the_matrix_row():
@@ -94,7 +95,7 @@ def test_figure_draws_for_both_kinds():
     for kind, ij in (("out", (0, 1)), ("in", (1, 1))):
         w.select(kind, *ij)
         fig = w.figure()
-        assert len(fig.axes) == 4
+        assert len(fig.axes) == 5  # x, W, z, M and M's colour bar
         matplotlib.pyplot.close(fig)
 
 
@@ -104,3 +105,21 @@ def test_bad_selection_is_refused():
         w.select("out", 3, 0)
     with pytest.raises(ValueError, match="'out' or 'in'"):
         w.select("kernel", 0, 0)
+
+
+def test_matrix_M_has_its_numbers_a_colour_bar_and_an_outline_that_does_not_tint():
+    w = weight_sharing(X, K, show=False)
+    w.select("out", 1, 2)
+    fig = w.figure()
+    try:
+        ax_m = fig.axes[3]
+        # every nonzero entry of M is written in: each output row holds the 6 weights of K once
+        numbers = sorted(float(t.get_text()) for t in ax_m.texts)
+        assert numbers == sorted(list(K.ravel()[K.ravel() != 0]) * (3 * 3))
+        assert any(ax.get_label() == "<colorbar>" for ax in fig.axes)
+        outline = [p for p in ax_m.patches if p.get_visible()]
+        assert len(outline) == 1 and not outline[0].get_fill()  # an outline only: the colours stay as they are
+        assert outline[0].get_y() == 1 * 3 + 2 - 0.5  # row 5 of M = z[1, 2] (z is 3 x 3)
+        assert "outlined" in ax_m.get_title()
+    finally:
+        matplotlib.pyplot.close(fig)

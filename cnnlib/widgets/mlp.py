@@ -10,12 +10,11 @@ W·δ, their sum, σ'(z) and the resulting δ.
 """
 
 import ipywidgets as ipw
-import matplotlib.pyplot as plt
 import numpy as np
 
 from ..layers import Dense
 from ..losses import MeanSquaredError
-from ._draw import MIN_FONT_PT, TITLE_FONT_PT, redraw, show_widget, tag
+from ._draw import MIN_FONT_PT, TITLE_FONT_PT, LiveFigure, new_figure, tag
 
 __all__ = ["delta_rule", "DeltaRule"]
 
@@ -27,7 +26,9 @@ def _sup(l):
     return str(l).translate(_SUP)
 
 
-class DeltaRule:
+class DeltaRule(LiveFigure):
+    name = _NAME
+
     """State of the widget, in plain attributes that tests read.
 
     Layers are numbered as in notebook 01: a⁰ = x, and Dense layer l (l = 1..L) computes z^l = W^l a^{l-1} + b^l.
@@ -49,20 +50,17 @@ class DeltaRule:
         y = np.asarray(y, dtype=np.float64).reshape(1, -1)
         self.x, self.y = x[0], y[0]
         self._run(x, y)
-        self._live = False
         self._quiet = False
 
         self.layer_dropdown = tag(ipw.Dropdown(options=[(f"hidden layer {l}", l) for l in range(1, self.L)],
                                                value=1, description="layer l"), _NAME, "layer")
         self.neuron_dropdown = tag(ipw.Dropdown(options=self._neuron_options(1), value=0, description="neuron j"),
                                    _NAME, "neuron")
-        self.readout = tag(ipw.HTML(), _NAME, "readout")
-        self.output = ipw.Output()
         self.layer_dropdown.observe(self._on_layer, names="value")
         self.neuron_dropdown.observe(self._changed, names="value")
         # a layer dropdown with one option could change nothing: with one hidden layer, show only the neurons
         controls = [self.layer_dropdown, self.neuron_dropdown] if self.L > 2 else [self.neuron_dropdown]
-        self.widget = ipw.VBox([ipw.HBox(controls), self.readout, self.output])
+        self.widget = ipw.VBox([ipw.HBox(controls), self.view])
         self.update()
 
     # ---- the numbers, all taken from cnnlib's forward and backward -------------------------------------
@@ -136,16 +134,19 @@ class DeltaRule:
                   f"σ'(z{Lc}[{j}]) = {self.sp:.6f}   (z{Lc}[{j}] = {self.z[l][j]:.4f})",
                   f"δ{Lc}[{j}] = {self.total:.6f} × {self.sp:.6f} = {self.value:.6f}"]
         self.readout_text = "\n".join(lines)
-        self.readout.value = "<pre style='margin:0'>" + self.readout_text + "</pre>"
-        if self._live:
-            self._redraw()
+        self.readout_html = "<pre>" + self.readout_text + "</pre>"
+        self.refresh()
 
     # ---- drawing ----------------------------------------------------------------------------------------
-    def figure(self):
-        """The network with every δ written in, the selected neuron and the edges that feed its delta, and a bar
-        chart of the terms W·δ, their sum and the resulting δ."""
-        l, j = self.layer, self.neuron
-        fig, (ax, bx) = plt.subplots(1, 2, figsize=(9, 4.2), gridspec_kw={"width_ratios": [3, 2]})
+    def _layout_key(self):
+        return self.layer  # the number of terms (bars, thick edges) is the size of layer l + 1
+
+    def _build(self):
+        """The network (grey edges, nodes with every δ written in) and the bar chart, with the artists that the
+        selection changes: node colours, the thick edges and their labels, the bars and their values."""
+        l = self.layer
+        fig = new_figure((9, 4.2))
+        ax, bx = fig.subplots(1, 2, gridspec_kw={"width_ratios": [3, 2]})
         sizes = [self.x.size] + [self.z[m].size for m in range(1, self.L + 1)]
         pos = {(m, k): (m, (n - 1) / 2 - k) for m, n in enumerate(sizes) for k in range(n)}
         for m in range(1, self.L + 1):
@@ -153,50 +154,71 @@ class DeltaRule:
                 for i in range(sizes[m - 1]):
                     (x0, y0), (x1, y1) = pos[(m - 1, i)], pos[(m, k)]
                     ax.plot([x0, x1], [y0, y1], color="0.85", lw=0.8, zorder=1)
-        biggest = max(abs(t[3]) for t in self.terms) or 1.0
-        for k, w, d, p in self.terms:
-            (x0, y0), (x1, y1) = pos[(l, j)], pos[(l + 1, k)]
-            ax.plot([x0, x1], [y0, y1], color="tab:red" if p < 0 else "tab:blue", lw=1 + 4 * abs(p) / biggest, zorder=2)
-            ax.text(x0 + 0.62 * (x1 - x0), y0 + 0.62 * (y1 - y0), f"{w:.2f}×({d:.3f})", fontsize=MIN_FONT_PT, ha="center",
-                    va="bottom", bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5}, zorder=4)
+        nodes = {}
         for (m, k), (px, py) in pos.items():
-            colour = "tab:orange" if (m, k) == (l, j) else ("lightblue" if m == l + 1 else "white")
-            ax.scatter([px], [py], s=1300, color=colour, edgecolor="black", zorder=3)
+            nodes[(m, k)] = ax.scatter([px], [py], s=1300, color="white", edgecolor="black", zorder=3)
             label = f"x{k}" if m == 0 else f"{self.delta[m][k]:.3f}"
             ax.text(px, py, label, ha="center", va="center", fontsize=MIN_FONT_PT, zorder=5)
+        n_next = sizes[l + 1]
+        edges = [ax.plot([0, 0], [0, 0], zorder=2)[0] for _ in range(n_next)]
+        # each edge's label sits just right of the node it reaches (24 pt from its centre, past its 18 pt
+        # radius), never on a node or on another label
+        labels = [ax.annotate("", xy=pos[(l + 1, k)], xytext=(24, 0), textcoords="offset points", ha="left",
+                              va="center", fontsize=MIN_FONT_PT, zorder=4,
+                              bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5})
+                  for k in range(n_next)]
         ax.set_xticks(range(self.L + 1), ["input"] + [f"layer {m}\nδ{_sup(m)}" for m in range(1, self.L + 1)],
                       fontsize=MIN_FONT_PT + 1)
         ax.set_yticks([])
-        ax.set_xlim(-0.4, self.L + 0.4)
+        ax.set_xlim(-0.4, self.L + 1.0)  # room for the labels right of the last layer
         ax.set_ylim(-max(sizes) / 2, max(sizes) / 2)
         for side in ("top", "right", "left"):
             ax.spines[side].set_visible(False)
-        ax.set_title(f"δ{_sup(l)}[{j}] collects the deltas of layer {l + 1},\nweighted by W{_sup(l + 1)}[:, {j}]",
-                     fontsize=TITLE_FONT_PT)
 
+        rows = list(range(n_next + 2))[::-1]
+        bars = bx.barh(rows, [0.0] * len(rows))
         L1 = _sup(l + 1)
-        labels = [f"W{L1}[{k},{j}]·δ{L1}[{k}]" for k, *_ in self.terms] + ["sum", "sum × σ'(z) = δ"]
-        values = [t[3] for t in self.terms] + [self.total, self.value]
-        colours = ["tab:red" if t[3] < 0 else "tab:blue" for t in self.terms] + ["0.4", "tab:orange"]
-        bx.barh(range(len(values))[::-1], values, color=colours)
-        bx.set_yticks(range(len(values))[::-1], labels, fontsize=MIN_FONT_PT + 1)
+        bx.set_yticks(rows, [f"W{L1}[{k},·]·δ{L1}[{k}]" for k in range(n_next)] + ["sum", "sum × σ'(z) = δ"],
+                      fontsize=MIN_FONT_PT + 1)
         bx.tick_params(axis="x", labelsize=MIN_FONT_PT)
         bx.axvline(0, color="black", lw=0.8)
-        for r, v in zip(range(len(values))[::-1], values):
-            bx.text(v, r, f" {v:.4f} ", va="center", ha="left" if v >= 0 else "right", fontsize=MIN_FONT_PT)
+        values = [bx.text(0, r, "", va="center", fontsize=MIN_FONT_PT) for r in rows]
+        return fig, {"ax": ax, "bx": bx, "pos": pos, "nodes": nodes, "edges": edges, "labels": labels,
+                     "bars": bars, "values": values, "rows": rows}
+
+    def _paint(self, parts):
+        l, j = self.layer, self.neuron
+        ax, bx, pos = parts["ax"], parts["bx"], parts["pos"]
+        for (m, k), node in parts["nodes"].items():
+            node.set_facecolor("tab:orange" if (m, k) == (l, j) else ("lightblue" if m == l + 1 else "white"))
+        biggest = max(abs(t[3]) for t in self.terms) or 1.0
+        for (k, w, d, p), edge, label in zip(self.terms, parts["edges"], parts["labels"]):
+            (x0, y0), (x1, y1) = pos[(l, j)], pos[(l + 1, k)]
+            edge.set_data([x0, x1], [y0, y1])
+            edge.set_color("tab:red" if p < 0 else "tab:blue")
+            edge.set_linewidth(1 + 4 * abs(p) / biggest)
+            label.set_text(f"{w:.2f}×({d:.3f})")
+        ax.set_title(f"δ{_sup(l)}[{j}] collects the deltas of layer {l + 1},\nweighted by W{_sup(l + 1)}[:, {j}]",
+                     fontsize=TITLE_FONT_PT)
+        L1 = _sup(l + 1)
+        bx.set_yticklabels([f"W{L1}[{k},{j}]·δ{L1}[{k}]" for k, *_ in self.terms] + ["sum", "sum × σ'(z) = δ"])
+        values = [t[3] for t in self.terms] + [self.total, self.value]
+        colours = ["tab:red" if t[3] < 0 else "tab:blue" for t in self.terms] + ["0.4", "tab:orange"]
+        for bar, text, r, v, colour in zip(parts["bars"], parts["values"], parts["rows"], values, colours):
+            bar.set_width(v)
+            bar.set_color(colour)
+            text.set_position((v, r))
+            text.set_text(f" {v:.4f} ")
+            text.set_horizontalalignment("left" if v >= 0 else "right")
         bx.set_title(f"σ'(z{_sup(l)}[{j}]) = {self.sp:.4f}", fontsize=TITLE_FONT_PT)
         lim = max(abs(v) for v in values) or 1.0
         bx.set_xlim(-1.6 * lim, 1.6 * lim)
-        fig.tight_layout()
-        return fig
 
     def alt_text(self):
         l, j = self.layer, self.neuron
         return (f"The network with every delta written in and neuron {j} of hidden layer {l} selected, beside a bar "
                 f"chart of its terms W·δ, their sum {self.total:.4f} and δ = sum × σ'(z) = {self.value:.4f}.")
 
-    def _redraw(self):
-        redraw(self.output, self.figure, self.alt_text)
 
 
 def delta_rule(model, x, y, *, layer=1, neuron=0, show=True):
@@ -212,7 +234,5 @@ def delta_rule(model, x, y, *, layer=1, neuron=0, show=True):
     rule = DeltaRule(model, x, y)
     rule.select(layer, neuron)
     if show:
-        rule._live = True
-        rule._redraw()
-        show_widget(rule.widget, rule.figure(), rule.alt_text())
+        rule.show(rule.widget)
     return rule

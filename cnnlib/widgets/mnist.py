@@ -7,12 +7,11 @@ own forward and backward passes.
 """
 
 import ipywidgets as W
-import matplotlib.pyplot as plt
 import numpy as np
 
 from ..layers import Conv2D, ReLU, Sigmoid, Tanh
 from ..losses import SoftmaxCrossEntropy
-from ._draw import MIN_FONT_PT, TITLE_FONT_PT, redraw, show_widget, tag
+from ._draw import MIN_FONT_PT, TITLE_FONT_PT, LiveFigure, new_figure, tag
 
 __all__ = ["digit_explorer", "DigitExplorer"]
 
@@ -36,7 +35,7 @@ def _softmax(scores):
     return e / e.sum(axis=1, keepdims=True)
 
 
-class DigitExplorer:
+class DigitExplorer(LiveFigure):
     """State of the widget, in plain attributes that tests read.
 
     model: a trained Sequential ending in class scores (K,); x (N, 1, H, W) and y (N,): the digits and labels.
@@ -45,8 +44,13 @@ class DigitExplorer:
     its activation. saliency (H, W): ∂C/∂x for this digit's cross-entropy C with its true label.
     readout_text: what the readout shows.
 
+    The "jump to" list follows the slider: it names the digit shown when that digit is one of its mistakes, and
+    shows its prompt otherwise.
+
     Note: computing the saliency runs model.backward, which overwrites the layers' cached grads.
     """
+
+    name = _NAME
 
     def __init__(self, model, x, y, index=0, n_picks=8):
         x, y = np.asarray(x), np.asarray(y)
@@ -57,7 +61,6 @@ class DigitExplorer:
         if not 0 <= index < len(x):
             raise ValueError(f"digit_explorer expected index in 0..{len(x) - 1}, got {index}")
         self.model, self.x, self.y = model, x, y
-        self._live = False
         self.slider = tag(W.IntSlider(value=int(index), min=0, max=len(x) - 1, description="test digit",
                                       continuous_update=False), _NAME, "index")
         # the interesting digits in one move: the mistakes the net makes with the highest confidence
@@ -70,10 +73,8 @@ class DigitExplorer:
         self.picker = tag(W.Dropdown(options=options, value=-1, description="jump to",
                                      layout=W.Layout(width="auto")), _NAME, "picks")
         self.picker.observe(self._on_pick, names="value")
-        self.readout = tag(W.HTML(), _NAME, "readout")
-        self.output = W.Output()
         self.slider.observe(lambda _: self.update(), names="value")
-        self.widget = W.VBox([W.HBox([self.slider, self.picker]), self.readout, self.output])
+        self.widget = W.VBox([W.HBox([self.slider, self.picker]), self.view])
         self.update()
 
     def _on_pick(self, change):
@@ -101,45 +102,84 @@ class DigitExplorer:
         self.readout_text = (f"digit #{i}: label {self.label}, predicted {self.pred} "
                              f"(prob {self.probs[self.pred]:.3f})")
         verdict = "" if self.pred == self.label else " <span style='color:#c0392b'>(wrong)</span>"
-        self.readout.value = f"<b>{self.readout_text}</b>{verdict}"
-        if self._live:
-            redraw(self.output, self.figure, self.alt_text)
+        self.readout_html = f"<b>{self.readout_text}</b>{verdict}"
+        # the "jump to" list names the digit shown, or its prompt when the digit is not one of its mistakes
+        self.picker.value = i if i in self.picks else -1
+        self.refresh()
 
-    def figure(self):
-        """Top: the digit, its saliency map (with a colour bar: its size matters) and the class probabilities.
-        Bottom: the first layer's feature maps on one shared colour scale."""
-        maps = [] if self.feature_maps is None else list(self.feature_maps[:6])
-        fig = plt.figure(figsize=(9, 6.2), layout="constrained")  # makes room for the colour bars and labels
-        grid = fig.add_gridspec(2, max(3, len(maps)))
-        ax_digit, ax_sal = fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[0, 1])
-        ax_p = fig.add_subplot(grid[0, 2:] if len(maps) > 3 else grid[0, 2])
-        ax_digit.imshow(self.x[self.index, 0], cmap="gray_r")
-        ax_digit.set_title(f"digit #{self.index}\n(label {self.label})", fontsize=TITLE_FONT_PT)
-        lim = np.abs(self.saliency).max() or 1.0
-        image = ax_sal.imshow(self.saliency, cmap="RdBu_r", vmin=-lim, vmax=lim)
-        ax_sal.set_title(f"saliency ∂C/∂x\nmax |∂C/∂x| = {lim:.1e}", fontsize=TITLE_FONT_PT)
-        bar = fig.colorbar(image, ax=ax_sal, fraction=0.046, pad=0.04)
+    # Panel positions in inches on a 9 x 6.2 in figure, fixed (no layout engine, so nothing moves between frames):
+    # three columns, the bottom row's feature maps exactly under the digit, the saliency map and the softmax
+    # panel; the two colour bars sit in narrow columns of their own.
+    _SIZE = (9.0, 6.2)
+    _COLUMNS = (0.35, 2.75, 6.0)    # left edges; each panel is _SIDE wide
+    _SIDE = 1.9
+    _TOP, _BOTTOM = 3.6, 0.35       # lower edges of the two rows
+
+    def _rect(self, x, y, w, h):
+        W_in, H_in = self._SIZE
+        return [x / W_in, y / H_in, w / W_in, h / H_in]
+
+    def _build(self):
+        fig = new_figure(self._SIZE)
+        side = self._SIDE
+        a, b, c = self._COLUMNS
+        ax_digit = fig.add_axes(self._rect(a, self._TOP, side, side))
+        ax_sal = fig.add_axes(self._rect(b, self._TOP, side, side))
+        ax_sal_bar = fig.add_axes(self._rect(b + side + 0.1, self._TOP, 0.12, side), label="<colorbar>")
+        ax_p = fig.add_axes(self._rect(c, self._TOP, side, side))
+        n_maps = 0 if self.feature_maps is None else min(len(self.feature_maps), 6)
+        if n_maps <= 3:
+            lefts, width = self._COLUMNS[:n_maps], side
+        else:  # more maps than columns: share the row evenly
+            width = (c + side - a - 0.25 * (n_maps - 1)) / n_maps
+            lefts = [a + k * (width + 0.25) for k in range(n_maps)]
+        map_axes = [fig.add_axes(self._rect(x, self._BOTTOM, width, width)) for x in lefts]
+        images = {"digit": ax_digit.imshow(self.x[self.index, 0], cmap="gray_r"),
+                  "sal": ax_sal.imshow(self.saliency, cmap="RdBu_r", vmin=-1, vmax=1)}
+        bar = fig.colorbar(images["sal"], cax=ax_sal_bar)
         bar.ax.tick_params(labelsize=MIN_FONT_PT)
-        colors = ["tab:gray"] * len(self.probs)
-        colors[self.pred] = "tab:red" if self.pred != self.label else "tab:green"
-        ax_p.bar(range(len(self.probs)), self.probs, color=colors)
+        bars = ax_p.bar(range(len(self.probs)), self.probs)
         ax_p.set_xticks(range(len(self.probs)))
         ax_p.tick_params(labelsize=MIN_FONT_PT + 1)
         ax_p.set_ylim(0, 1)
         ax_p.set_xlabel("class", fontsize=TITLE_FONT_PT)
-        ax_p.set_title(f"softmax: predicted {self.pred}\n(p = {self.probs[self.pred]:.3f})", fontsize=TITLE_FONT_PT)
-        map_axes = [fig.add_subplot(grid[1, f]) for f in range(len(maps))]
+        maps = [ax.imshow(self.feature_maps[f], cmap="viridis") for f, ax in enumerate(map_axes)]
+        for f, ax in enumerate(map_axes):
+            ax.set_title(f"feature map {f}", fontsize=TITLE_FONT_PT)
         if maps:
-            top = max(float(np.max(maps)), 1e-12)  # one scale for all maps, so brighter means stronger
-            for f, (ax, fmap) in enumerate(zip(map_axes, maps)):
-                shown = ax.imshow(fmap, cmap="viridis", vmin=min(0.0, float(np.min(maps))), vmax=top)
-                ax.set_title(f"feature map {f}", fontsize=TITLE_FONT_PT)
-            bar = fig.colorbar(shown, ax=map_axes, fraction=0.03, pad=0.02, label="activation")
-            bar.ax.tick_params(labelsize=MIN_FONT_PT)
+            ax_map_bar = fig.add_axes(self._rect(c + side + 0.15, self._BOTTOM, 0.12, width), label="<colorbar>")
+            map_bar = fig.colorbar(maps[0], cax=ax_map_bar, label="activation")
+            map_bar.ax.tick_params(labelsize=MIN_FONT_PT)
         for ax in [ax_digit, ax_sal, *map_axes]:
             ax.set_xticks([])
             ax.set_yticks([])
-        return fig
+        return fig, {"ax_digit": ax_digit, "ax_sal": ax_sal, "ax_p": ax_p, "images": images, "bars": bars,
+                     "maps": maps}
+
+    def _paint(self, parts):
+        """Top: the digit, its saliency map (with a colour bar: its size matters) and the class probabilities.
+        Bottom: the first layer's feature maps on one shared colour scale."""
+        parts["images"]["digit"].set_data(self.x[self.index, 0])
+        parts["ax_digit"].set_title(f"digit #{self.index}\n(label {self.label})", fontsize=TITLE_FONT_PT)
+        lim = float(np.abs(self.saliency).max()) or 1.0
+        parts["images"]["sal"].set_data(self.saliency)
+        parts["images"]["sal"].set_clim(-lim, lim)
+        parts["ax_sal"].set_title(f"saliency ∂C/∂x\nmax |∂C/∂x| = {lim:.1e}", fontsize=TITLE_FONT_PT)
+        for k, bar in enumerate(parts["bars"]):
+            bar.set_height(self.probs[k])
+            bar.set_color(("tab:red" if self.pred != self.label else "tab:green") if k == self.pred else "tab:gray")
+        parts["ax_p"].set_title(f"softmax: predicted {self.pred}\n(p = {self.probs[self.pred]:.3f})",
+                                fontsize=TITLE_FONT_PT)
+        if parts["maps"]:
+            maps = self.feature_maps[:len(parts["maps"])]
+            top = max(float(np.max(maps)), 1e-12)  # one scale for all maps, so brighter means stronger
+            low = min(0.0, float(np.min(maps)))
+            for image, fmap in zip(parts["maps"], maps):
+                image.set_data(fmap)
+                image.set_clim(low, top)
+
+    def _arrange(self, fig):
+        pass  # the positions are fixed in _build
 
     def alt_text(self):
         verdict = "correctly" if self.pred == self.label else "wrongly"
@@ -158,7 +198,5 @@ def digit_explorer(model, x_test, y_test, index=0, *, show=True):
     """
     explorer = DigitExplorer(model, x_test, y_test, index)
     if show:
-        explorer._live = True
-        redraw(explorer.output, explorer.figure, explorer.alt_text)
-        show_widget(explorer.widget, explorer.figure(), explorer.alt_text())
+        explorer.show(explorer.widget)
     return explorer

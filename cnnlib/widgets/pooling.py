@@ -5,12 +5,11 @@ the window an equal 1/k² share. Everything shown is computed by cnnlib's MaxPoo
 """
 
 import ipywidgets as W
-import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Rectangle
 
 from ..layers import AvgPool2D, MaxPool2D
-from ._draw import TITLE_FONT_PT, draw_matrix, redraw, show_widget, tag
+from ._draw import LiveFigure, MatrixPanel, new_figure, tag
 
 __all__ = ["pooling_routing", "PoolingRouting"]
 
@@ -18,7 +17,7 @@ _NAME = "pooling"
 _MODES = {"max": MaxPool2D, "average": AvgPool2D}
 
 
-class PoolingRouting:
+class PoolingRouting(LiveFigure):
     """State of the widget, in plain attributes that tests read.
 
     x (H, W): the input. mode: "max" or "average". selected: (i, j), the clicked output.
@@ -26,6 +25,8 @@ class PoolingRouting:
     dx (H, W): the gradient that a unit gradient on out[i, j] sends back (∂out[i, j]/∂x).
     winner: (r, s) of the max-pool winner, or None in average mode. readout_text: what the readout shows.
     """
+
+    name = _NAME
 
     def __init__(self, x, kernel_size=2, stride=None, mode="max"):
         x = np.asarray(x, dtype=np.float64)
@@ -36,7 +37,6 @@ class PoolingRouting:
         self.x = x
         self.kernel_size = int(kernel_size)
         self.stride = self.kernel_size if stride is None else int(stride)
-        self._live = False
         H_out, W_out = MaxPool2D(self.kernel_size, self.stride).forward(x[None, None]).shape[2:]
         self.selected = (0, 0)
 
@@ -50,12 +50,10 @@ class PoolingRouting:
                 self.buttons[(i, j)] = b
         self.grid = W.GridBox(list(self.buttons.values()),
                               layout=W.Layout(grid_template_columns=f"repeat({W_out}, 68px)"))
-        self.readout = tag(W.HTML(), _NAME, "readout")
-        self.output = W.Output()
         self.mode_toggle.observe(lambda _: self.update(), names="value")
         self.widget = W.VBox([self.mode_toggle,
                               W.HTML("Click a pooled output:"), self.grid,
-                              self.readout, self.output])
+                              self.view])
         self.update()
 
     @property
@@ -92,39 +90,40 @@ class PoolingRouting:
             self.readout_text = (f"average pool: {value} is the mean of x[{rows.start}:{rows.stop}, "
                                  f"{cols.start}:{cols.stop}]; each of the {k * k} inputs gets "
                                  f"{self.dx[rows, cols][0, 0]:.4g}")
-        self.readout.value = f"<b>{self.readout_text}</b>"
+        self.readout_html = f"<b>{self.readout_text}</b>"
         for (a, b), button in self.buttons.items():
             button.description = f"{self.out[a, b]:.2f}"
             button.button_style = "warning" if (a, b) == self.selected else ""
-        if self._live:
-            self._redraw()
+        self.refresh()
 
-    def figure(self):
-        """A matplotlib figure of the current state: x with the window, the pooled output, the routed dx."""
-        fig, axes = plt.subplots(1, 3, figsize=(9, 3.4), gridspec_kw={"width_ratios": [self.x.shape[1],
-                                                                                           self.out.shape[1],
-                                                                                           self.x.shape[1]]})
+    def _build(self):
+        fig = new_figure((9, 3.4))
+        axes = fig.subplots(1, 3, gridspec_kw={"width_ratios": [self.x.shape[1], self.out.shape[1], self.x.shape[1]]})
+        winner = axes[0].add_patch(Rectangle((0, 0), 1, 1, fill=False, edgecolor="tab:green", linewidth=3.5,
+                                             zorder=4))
+        return fig, ([MatrixPanel(ax) for ax in axes], winner)
+
+    def _paint(self, parts):
+        """x with the window (and the winner), the pooled output, the routed dx."""
+        (x_panel, out_panel, dx_panel), winner = parts
         i, j = self.selected
         light = 2 * (np.abs(self.x).max() or 1.0)  # a wider colour range keeps the cells pale and the digits legible
-        draw_matrix(axes[0], self.x, title="input x\n(window outlined)", highlight=self.window, vlim=light)
+        title = "input x\n(window outlined)"
         if self.winner is not None:
             r, c = self.winner
-            axes[0].add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, fill=False, edgecolor="tab:green", linewidth=3.5))
-            axes[0].set_title("input x\n(window; winner in green)", fontsize=TITLE_FONT_PT)
+            winner.set_xy((c - 0.5, r - 0.5))
+            title = "input x\n(window; winner in green)"
+        winner.set_visible(self.winner is not None)
+        x_panel.draw(self.x, title=title, highlight=self.window, vlim=light)
         sel = np.zeros(self.out.shape, dtype=bool)
         sel[i, j] = True
-        draw_matrix(axes[1], self.out, title=f"{self.mode} pool\noutput", highlight=sel, vlim=light)
-        draw_matrix(axes[2], self.dx, title=f"gradient routed back\n∂out[{i},{j}]/∂x", highlight=self.dx != 0,
-                    highlight_color="tab:green", vlim=2.0)
-        fig.tight_layout()
-        return fig
+        out_panel.draw(self.out, title=f"{self.mode} pool\noutput", highlight=sel, vlim=light)
+        dx_panel.draw(self.dx, title=f"gradient routed back\n∂out[{i},{j}]/∂x", highlight=self.dx != 0,
+                      highlight_color="tab:green", vlim=2.0)
 
     def alt_text(self):
         return (f"Three grids for {self.mode} pooling: the input x with the window of out{list(self.selected)} "
                 f"outlined, the pooled output, and the gradient that output sends back to x.")
-
-    def _redraw(self):
-        redraw(self.output, self.figure, self.alt_text)
 
 
 def pooling_routing(x=None, kernel_size=2, stride=None, mode="max", *, show=True):
@@ -139,7 +138,5 @@ def pooling_routing(x=None, kernel_size=2, stride=None, mode="max", *, show=True
         x = np.round(np.random.default_rng(6).uniform(0.0, 1.0, size=(6, 6)), 2)
     routing = PoolingRouting(x, kernel_size, stride, mode)
     if show:
-        routing._live = True
-        routing._redraw()
-        show_widget(routing.widget, routing.figure(), routing.alt_text())
+        routing.show(routing.widget)
     return routing

@@ -10,12 +10,11 @@ W itself, and compare with the numerical gradient from cnnlib.gradcheck.
 """
 
 import ipywidgets
-import matplotlib.pyplot as plt
 import numpy as np
 
 from ..gradcheck import numerical_gradient, rel_error
 from ..signal import correlate2d, pad2d, rot180
-from ._draw import draw_matrix, redraw, show_toggle_state, show_widget, tag
+from ._draw import LiveFigure, MatrixPanel, new_figure, show_toggle_state, tag
 
 __all__ = ["delta_flow", "DeltaFlow", "flip_or_not", "FlipOrNot"]
 
@@ -34,25 +33,18 @@ def _check_shapes(x, W, delta, func):
     return x, W, delta
 
 
-def _show(obj):
-    """Display the widget once: its live view, with a PNG of the starting figure for front ends without a kernel."""
-    obj._live = True
-    obj._redraw()
-    show_widget(obj.widget(), obj.figure(), obj.alt_text())
-
-
-class _Live:
-    """Redraw ``self.figure()`` into ``self.output`` when the widget is on screen."""
-
-    _live = False
-
-    def _redraw(self):
-        redraw(self.output, self.figure, self.alt_text)
+class _Live(LiveFigure):
+    """The kept figure and view (LiveFigure), and the widget box built once."""
 
     def widget(self):
         if getattr(self, "_box", None) is None:
             self._box = self._make_widget()
         return self._box
+
+
+def _show(obj):
+    """Display the widget once: its live view, with a PNG of the starting figure for front ends without a kernel."""
+    obj.show(obj.widget())
 
 
 # ============================================================================================ delta flow
@@ -85,8 +77,6 @@ class DeltaFlow(_Live):
                                                    continuous_update=False), self.name, "row")
         self.col_slider = tag(ipywidgets.IntSlider(value=col, min=0, max=Wd - 1, description="col",
                                                    continuous_update=False), self.name, "col")
-        self.readout = tag(ipywidgets.HTML(), self.name, "readout")
-        self.output = tag(ipywidgets.Output(), self.name, "figure")
         self.update()
         self.row_slider.observe(lambda change: self.update(), names="value")
         self.col_slider.observe(lambda change: self.update(), names="value")
@@ -119,10 +109,8 @@ class DeltaFlow(_Live):
                 self.kernel_mask[m, n] = True
                 d, w = self.delta[i, j], self.W[m, n]
                 self.terms.append((i, j, m, n, d, w, d * w))
-        self.readout_text = self._describe()
-        self.readout.value = self.readout_text
-        if self._live:
-            self._redraw()
+        self.readout_html = self.readout_text = self._describe()
+        self.refresh()
 
     def _describe(self):
         r, c = self.row, self.col
@@ -132,27 +120,28 @@ class DeltaFlow(_Live):
                 f"covered x[{r}, {c}]:<br>{terms}<br>"
                 f"<b>sum = {self.total:.4f}</b> = dx[{r}, {c}]")
 
-    def figure(self):
-        """Six panels: x, δ padded with the window, W and rot180(W) with the entries used, products, dx."""
+    def _build(self):
+        """Six panels: x, δ padded with the window, ∂C/∂x; W and rot180(W) with the entries used, the products."""
+        # panel widths follow the number of columns, so that every cell is wide enough for "-0.80"
+        widths = [self.x.shape[1], self.delta_pad.shape[1], self.dx.shape[1]]
+        fig = new_figure((9, 6))
+        axes = fig.subplots(2, 3, gridspec_kw={"width_ratios": widths})
+        return fig, [MatrixPanel(ax, fmt="{:.2f}") for ax in axes.ravel()]
+
+    def _paint(self, panels):
         r, c = self.row, self.col
         KH, KW = self.W.shape
         pixel = np.zeros(self.x.shape, dtype=bool)
         pixel[r, c] = True
-        used_flipped = rot180(self.kernel_mask)
-        # panel widths follow the number of columns, so that every cell is wide enough for "-0.80"
-        widths = [self.x.shape[1], self.delta_pad.shape[1], self.dx.shape[1]]
-        fig, axes = plt.subplots(2, 3, figsize=(9, 6), gridspec_kw={"width_ratios": widths})
-        draw_matrix(axes[0, 0], self.x, title=f"input x, pixel ({r}, {c})", highlight=pixel, fmt="{:.2f}")
-        draw_matrix(axes[0, 1], self.delta_pad, highlight=self.window_mask, fmt="{:.2f}",
-                    title=f"δ zero-padded by ({KH - 1}, {KW - 1})\nwindow at ({r}, {c})")
-        draw_matrix(axes[0, 2], self.dx, title=f"∂C/∂x = δ ⋆ rot180(W) (full)\ndx[{r}, {c}] = {self.total:.4f}",
-                    highlight=pixel, fmt="{:.2f}")
-        draw_matrix(axes[1, 0], self.W, title="W: entries used", highlight=self.kernel_mask, fmt="{:.2f}")
-        draw_matrix(axes[1, 1], self.flipped, title="rot180(W), as it\nmeets the window", highlight=used_flipped,
-                    fmt="{:.2f}")
-        draw_matrix(axes[1, 2], self.products, title=f"window × rot180(W)\nsum = {self.total:.4f}", fmt="{:.2f}")
-        fig.tight_layout()
-        return fig
+        x_panel, pad_panel, dx_panel, w_panel, rot_panel, prod_panel = panels
+        x_panel.draw(self.x, title=f"input x, pixel ({r}, {c})", highlight=pixel)
+        pad_panel.draw(self.delta_pad, highlight=self.window_mask,
+                       title=f"δ zero-padded by ({KH - 1}, {KW - 1})\nwindow at ({r}, {c})")
+        dx_panel.draw(self.dx, title=f"∂C/∂x = δ ⋆ rot180(W) (full)\ndx[{r}, {c}] = {self.total:.4f}",
+                      highlight=pixel)
+        w_panel.draw(self.W, title="W: entries used", highlight=self.kernel_mask)
+        rot_panel.draw(self.flipped, title="rot180(W), as it\nmeets the window", highlight=rot180(self.kernel_mask))
+        prod_panel.draw(self.products, title=f"window × rot180(W)\nsum = {self.total:.4f}")
 
     def alt_text(self):
         return (f"Six panels for input pixel ({self.row}, {self.col}): the input x, δ zero-padded with the window "
@@ -160,7 +149,7 @@ class DeltaFlow(_Live):
                 f"which sum to dx[{self.row}, {self.col}] = {self.total:.4f}.")
 
     def _make_widget(self):
-        return ipywidgets.VBox([ipywidgets.HBox([self.row_slider, self.col_slider]), self.readout, self.output])
+        return ipywidgets.VBox([ipywidgets.HBox([self.row_slider, self.col_slider]), self.view])
 
 
 def delta_flow(x, W, delta, *, row=None, col=None, show=True):
@@ -183,8 +172,13 @@ def delta_flow(x, W, delta, *, row=None, col=None, show=True):
 class FlipOrNot(_Live):
     """State of the flip-or-not widget. Read these attributes after toggling:
 
+    Fixed when the widget is made (the button never changes them, so a notebook's checks can read them):
+    numerical           the central-difference gradient of C = Σ δ · (x ⋆ W) with respect to x
+    with_rotation       δ ⋆_full rot180(W), the right formula; rotation_error, rotation_agrees its comparison
+    without_rotation    δ ⋆_full W, the rotation forgotten; unrotated_error, unrotated_agrees its comparison
+
+    What the button shows now:
     rotate          True: ∂C/∂x = δ ⋆_full rot180(W) (right); False: δ ⋆_full W (the rotation forgotten)
-    numerical       the central-difference gradient of C = Σ δ · (x ⋆ W) with respect to x (computed once)
     analytic        the formula's ∂C/∂x for the current toggle
     error           rel_error(analytic, numerical)
     agrees          error < tolerance (1e-7)
@@ -198,10 +192,14 @@ class FlipOrNot(_Live):
         self.x, self.W, self.delta = _check_shapes(x, W, delta, "flip_or_not")
         # C(x) = Σ δ · (x ⋆ W): its gradient with respect to x is exactly the ∂C/∂x that backprop passes on
         self.numerical = numerical_gradient(lambda v: correlate2d(v, self.W, "valid"), self.x.copy(), self.delta)
+        self.with_rotation = correlate2d(self.delta, rot180(self.W), "full")
+        self.without_rotation = correlate2d(self.delta, self.W, "full")
+        self.rotation_error = rel_error(self.with_rotation, self.numerical)
+        self.unrotated_error = rel_error(self.without_rotation, self.numerical)
+        self.rotation_agrees = self.rotation_error < self.tolerance
+        self.unrotated_agrees = self.unrotated_error < self.tolerance
         self.toggle = tag(ipywidgets.ToggleButton(value=rotate, description="rotate W by 180°",
                                                   layout=ipywidgets.Layout(width="max-content")), self.name, "toggle")
-        self.readout = tag(ipywidgets.HTML(), self.name, "readout")
-        self.output = tag(ipywidgets.Output(), self.name, "figure")
         self.update()
         self.toggle.observe(lambda change: self.update(), names="value")
 
@@ -213,14 +211,11 @@ class FlipOrNot(_Live):
         # the pressed state is shown in words, icon and colour, not by a subtle shade alone
         show_toggle_state(self.toggle, "rotate W by 180°")
         self.toggle.tooltip = "pressed: ∂C/∂x uses rot180(W); released: it uses W unrotated"
-        kernel = rot180(self.W) if self.rotate else self.W
-        self.analytic = correlate2d(self.delta, kernel, "full")
-        self.error = rel_error(self.analytic, self.numerical)
+        self.analytic = self.with_rotation if self.rotate else self.without_rotation
+        self.error = self.rotation_error if self.rotate else self.unrotated_error
         self.agrees = self.error < self.tolerance
-        self.readout_text = self._describe()
-        self.readout.value = self.readout_text
-        if self._live:
-            self._redraw()
+        self.readout_html = self.readout_text = self._describe()
+        self.refresh()
 
     def _describe(self):
         formula = "full correlation of δ with rot180(W)" if self.rotate else "full correlation of δ with W (no rotation)"
@@ -228,23 +223,25 @@ class FlipOrNot(_Live):
         return (f"∂C/∂x as the {formula}: rel_error = {self.error:.2e} "
                 f"→ <b>{verdict}</b> the numerical gradient")
 
-    def figure(self):
+    def _build(self):
+        fig = new_figure((9, 3.4))
+        return fig, [MatrixPanel(ax, fmt="{:.2f}") for ax in fig.subplots(1, 3)]
+
+    def _paint(self, panels):
         diff = self.analytic - self.numerical
-        fig, axes = plt.subplots(1, 3, figsize=(9, 3.4))
         lim = max(np.abs(self.analytic).max(), np.abs(self.numerical).max())
         name = "δ ⋆ rot180(W)" if self.rotate else "δ ⋆ W (not rotated)"
-        draw_matrix(axes[0], self.analytic, title=f"formula:\n{name}", vlim=lim, fmt="{:.2f}")
-        draw_matrix(axes[1], self.numerical, title="numerical\n(central differences)", vlim=lim, fmt="{:.2f}")
+        panels[0].draw(self.analytic, title=f"formula:\n{name}", vlim=lim)
+        panels[1].draw(self.numerical, title="numerical\n(central differences)", vlim=lim)
         # tiny differences are written in units of 10^e, so each number fits its cell; the colour keeps the true
         # scale (vlim = lim), so rounding noise stays white
         biggest = np.abs(diff).max()
         e = int(np.floor(np.log10(biggest))) if biggest > 0 else 0
         unit = 10.0 ** e if e < -2 else 1.0
         scale_note = f" (in units of 1e{e})" if unit != 1.0 else ""
-        draw_matrix(axes[2], diff / unit + 0.0, title=f"difference{scale_note}\nrel_error = {self.error:.1e}",
-                    vlim=lim / unit, highlight=np.abs(diff) > 1e-6, highlight_color="black", fmt="{:.1f}" if unit != 1.0 else "{:.2g}")
-        fig.tight_layout()
-        return fig
+        panels[2].draw(diff / unit + 0.0, title=f"difference{scale_note}\nrel_error = {self.error:.1e}",
+                       vlim=lim / unit, highlight=np.abs(diff) > 1e-6, highlight_color="black",
+                       fmt="{:.1f}" if unit != 1.0 else "{:.2g}")
 
     def alt_text(self):
         how = "with" if self.rotate else "without"
@@ -253,7 +250,7 @@ class FlipOrNot(_Live):
                 f"their difference; they {verdict} (rel_error {self.error:.1e}).")
 
     def _make_widget(self):
-        return ipywidgets.VBox([self.toggle, self.readout, self.output])
+        return ipywidgets.VBox([self.toggle, self.view])
 
 
 def flip_or_not(x, W, delta, *, rotate=True, show=True):

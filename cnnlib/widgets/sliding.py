@@ -12,11 +12,10 @@ mode and a toggle flips the kernel.
 import html
 
 import ipywidgets
-import matplotlib.pyplot as plt
 import numpy as np
 
 from ..signal import MODES, output_size, pad2d, rot180
-from ._draw import draw_matrix, redraw, show_toggle_state, show_widget, tag
+from ._draw import LiveFigure, MatrixPanel, new_figure, show_toggle_state, show_widget, tag
 
 __all__ = ["sliding_window", "SlidingWindow"]
 
@@ -46,7 +45,7 @@ def _sweep(x_pad, kernel, out_shape):
     return out
 
 
-class SlidingWindow:
+class SlidingWindow(LiveFigure):
     """State of the sliding-window widget. Read these attributes after changing a control:
 
     mode, flipped          the current mode ("valid"/"full"/"same") and whether the kernel is rotated
@@ -86,9 +85,6 @@ class SlidingWindow:
         self.step_slider = tag(ipywidgets.IntSlider(value=1, min=1, max=1, description="step",
                                                     continuous_update=False),
                                self.name, "step")
-        self.readout = tag(ipywidgets.HTML(), self.name, "readout")
-        self.output = tag(ipywidgets.Output(), self.name, "figure")
-        self._live = False  # redraw into self.output only once the widget is on screen
         self._quiet = False  # True while mode/flip reset the slider, so update() runs once per change
 
         self._set_geometry()
@@ -150,10 +146,8 @@ class SlidingWindow:
         self.total = float(self.products.sum())
         self.out = _sweep(self.x_pad, self.kernel, self.out_shape)
         show_toggle_state(self.flip_toggle, "flip the kernel (convolution)")
-        self.readout_text = self._describe()
-        self.readout.value = self.readout_text
-        if self._live:
-            self._redraw()
+        self.readout_html = self.readout_text = self._describe()
+        self.refresh()
 
     @property
     def operation(self):
@@ -171,8 +165,8 @@ class SlidingWindow:
                 f"<b>sum = {self.total:.4f}</b> = out[{i}, {j}]")
 
     # ---- drawing -------------------------------------------------------------------------------------------
-    def _draw_row(self, axes, flipped):
-        """Four panels for one operation at the current position: padded input, kernel, products, output."""
+    def _row(self, flipped):
+        """What one operation shows at the current position: padded input, kernel, products, output (+ masks)."""
         KH, KW = self.k.shape
         pad = _padding(KH, KW, self.mode, flipped)
         x_pad = pad2d(self.x, pad)
@@ -185,20 +179,38 @@ class SlidingWindow:
         out_mask = np.zeros(out.shape, dtype=bool)
         out_mask[i, j] = True
         name = "convolution x * k" if flipped else "correlation x ⋆ k"
-        draw_matrix(axes[0], x_pad, title=f"x zero-padded\n(t, b, l, r) = {pad}", highlight=mask)
-        draw_matrix(axes[1], kernel, title="rot180(k)" if flipped else "k (as given)")
-        draw_matrix(axes[2], products, title=f"products\nsum = {products.sum():.4f}")
-        draw_matrix(axes[3], out, title=f"{name}\n'{self.mode}'", highlight=out_mask)
+        return [(x_pad, f"x zero-padded\n(t, b, l, r) = {pad}", mask),
+                (kernel, "rot180(k)" if flipped else "k (as given)", None),
+                (products, f"products\nsum = {products.sum():.4f}", None),
+                (out, f"{name}\n'{self.mode}'", out_mask)]
+
+    def _layout_key(self):
+        return self.pad, self._both
+
+    _both = False
+
+    def _build(self):
+        rows = 2 if self._both else 1
+        fig = new_figure((9, 3.0 * rows))
+        axes = fig.subplots(rows, 4, squeeze=False, gridspec_kw={"width_ratios": [1.4, 0.6, 0.6, 1.2]})
+        return fig, [[MatrixPanel(ax) for ax in row] for row in axes]
+
+    def _paint(self, panels):
+        flips = [False, True] if self._both else [self.flipped]
+        for row, flipped in zip(panels, flips):
+            for panel, (a, title, mask) in zip(row, self._row(flipped)):
+                panel.draw(a, title=title, highlight=mask)
+
+    def _arrange(self, fig):
+        fig.tight_layout(h_pad=2.0)  # room between a row's tick labels and the titles of the row below
 
     def figure(self, both=False):
         """A matplotlib figure of the current position: the current operation, or both (rows) when ``both``."""
-        rows = [False, True] if both else [self.flipped]
-        fig, axes = plt.subplots(len(rows), 4, figsize=(9, 3.0 * len(rows)), squeeze=False,
-                                 gridspec_kw={"width_ratios": [1.4, 0.6, 0.6, 1.2]})
-        for ax_row, flipped in zip(axes, rows):
-            self._draw_row(ax_row, flipped)
-        fig.tight_layout(h_pad=2.0)  # room between a row's tick labels and the titles of the row below
-        return fig
+        self._both = both
+        try:
+            return self._make()[0]
+        finally:
+            self._both = False
 
     def alt_text(self, both=False):
         i, j = self.position
@@ -206,13 +218,10 @@ class SlidingWindow:
         return (f"Kernel at output position ({i}, {j}) in mode '{self.mode}' for {ops}: the zero-padded input with "
                 f"the window outlined, the kernel, the products and the output map.")
 
-    def _redraw(self):
-        redraw(self.output, self.figure, self.alt_text)
-
     def widget(self):
         """The interactive layout: controls, readout and the figure area."""
         return ipywidgets.VBox([ipywidgets.HBox([self.mode_dropdown, self.flip_toggle]), self.step_slider,
-                                self.readout, self.output])
+                                self.view])
 
 
 def sliding_window(x, k, mode="valid", *, step=0, show=True):
@@ -228,6 +237,6 @@ def sliding_window(x, k, mode="valid", *, step=0, show=True):
     w.step_slider.value = step + 1
     if show:
         w._live = True
-        w._redraw()
+        w.render()
         show_widget(w.widget(), w.figure(both=True), w.alt_text(both=True))
     return w

@@ -6,11 +6,10 @@ gives ∂C/∂z = (p - y) / T (y the one-hot label). Everything is computed by c
 """
 
 import ipywidgets as W
-import matplotlib.pyplot as plt
 import numpy as np
 
 from ..losses import SoftmaxCrossEntropy
-from ._draw import MIN_FONT_PT, TITLE_FONT_PT, redraw, show_widget, tag
+from ._draw import MIN_FONT_PT, TITLE_FONT_PT, LiveFigure, new_figure, tag
 
 __all__ = ["softmax_explorer", "SoftmaxExplorer"]
 
@@ -21,12 +20,16 @@ def _fmt(values):
     return "[" + ", ".join(f"{v:.3f}" for v in values) + "]"
 
 
-class SoftmaxExplorer:
+class SoftmaxExplorer(LiveFigure):
     """State of the widget, in plain attributes that tests read.
 
     logits (K,), temperature, label: the inputs set by the controls. probs (K,) = softmax(logits / T);
     grad (K,) = ∂C/∂logits = (probs - onehot(label)) / T; loss = -log probs[label]; readout_text.
+    grad_axis: the half-height of the gradient panel's axis, ±1 unless a bar needs more (it then grows in steps
+    of 2, 5, 10 and the panel says so, beside dashed lines at ±1, the usual scale).
     """
+
+    name = _NAME
 
     def __init__(self, logits=(1.0, 2.5, -0.5, 0.0), label=0, temperature=1.0, *, logit_range=6.0):
         logits = np.asarray(logits, dtype=np.float64)
@@ -38,7 +41,6 @@ class SoftmaxExplorer:
             raise ValueError(f"softmax_explorer expected a temperature between 0.1 and 5, got {temperature}")
         if not 0 <= label < K:
             raise ValueError(f"softmax_explorer expected label in 0..{K - 1}, got {label}")
-        self._live = False
         self.logit_sliders = [
             tag(W.FloatSlider(value=float(v), min=-logit_range, max=logit_range, step=0.1, description=f"z[{k}]",
                               continuous_update=True), _NAME, f"logit-{k}")
@@ -48,13 +50,11 @@ class SoftmaxExplorer:
                                                     description="T"), _NAME, "temperature")
         self.label_dropdown = tag(W.Dropdown(options=[(f"class {k}", k) for k in range(K)], value=int(label),
                                              description="true class"), _NAME, "label")
-        self.readout = tag(W.HTML(), _NAME, "readout")
-        self.output = W.Output()
         for control in [*self.logit_sliders, self.temperature_slider, self.label_dropdown]:
             control.observe(lambda _: self.update(), names="value")
         self.widget = W.VBox([W.HBox([W.VBox(self.logit_sliders),
                                       W.VBox([self.temperature_slider, self.label_dropdown])]),
-                              self.readout, self.output])
+                              self.view])
         self.update()
 
     def update(self):
@@ -68,37 +68,67 @@ class SoftmaxExplorer:
         self.grad = loss.backward()[0] / self.temperature
         self.readout_text = (f"p = {_fmt(self.probs)}; ∂C/∂z = {_fmt(self.grad)}; "
                              f"loss C = -log p[{self.label}] = {self.loss:.3f} (T = {self.temperature:.1f})")
-        self.readout.value = f"<b>{self.readout_text}</b>"
-        if self._live:
-            self._redraw()
+        biggest = float(np.abs(self.grad).max())
+        self.grad_axis = next(step for step in (1.0, 2.0, 5.0, 10.0, np.inf) if biggest <= step * 0.98)
+        if not np.isfinite(self.grad_axis):
+            self.grad_axis = float(np.ceil(biggest * 1.05))
+        self.readout_html = f"<b>{self.readout_text}</b>"
+        if self.grad_axis != 1.0:
+            self.readout_html += (f"<br>The gradient axis is now ±{self.grad_axis:g}, not ±1: at T = "
+                                  f"{self.temperature:.1f} every gradient is multiplied by 1/T = {1 / self.temperature:.3g}.")
+        self.refresh()
 
-    def figure(self):
-        """Two bar charts of the current state: the probabilities and the gradient ∂C/∂z."""
+    def _build(self):
         K = self.logits.size
-        colors = ["tab:green" if k == self.label else "tab:blue" for k in range(K)]
-        fig, (ax_p, ax_g) = plt.subplots(1, 2, figsize=(9, 3))
-        ax_p.bar(range(K), self.probs, color=colors)
-        ax_p.set_ylim(0, 1)
-        ax_p.set_title(f"p = softmax(z / T), T = {self.temperature:.1f}\n(true class in green)", fontsize=TITLE_FONT_PT)
-        ax_g.bar(range(K), self.grad, color=colors)
-        lim = max(1.0, float(np.abs(self.grad).max())) * 1.05
-        ax_g.set_ylim(-lim, lim)
+        fig = new_figure((9, 3.4))
+        ax_p, ax_g = fig.subplots(1, 2)
+        bars_p = ax_p.bar(range(K), np.zeros(K), edgecolor="black", linewidth=0.6)
+        bars_g = ax_g.bar(range(K), np.zeros(K), edgecolor="black", linewidth=0.6)
+        values = [ax_p.text(k, 0, "", ha="center", va="bottom", fontsize=MIN_FONT_PT) for k in range(K)]
+        # the true class is marked above its bar, so it shows even when its probability is about 0
+        marker = ax_p.text(0, 0, "▼ true", ha="center", va="bottom", fontsize=MIN_FONT_PT, color="tab:green",
+                           fontweight="bold")
+        ax_p.set_ylim(0, 1.25)
+        ax_p.set_yticks([0, 0.25, 0.5, 0.75, 1.0])
         ax_g.axhline(0, color="black", linewidth=0.8)
-        ax_g.set_title(f"∂C/∂z = (p - y) / T\nloss C = {self.loss:.3f}", fontsize=TITLE_FONT_PT)
+        usual = [ax_g.axhline(v, color="0.5", linewidth=0.8, linestyle="--") for v in (-1, 1)]
         for ax in (ax_p, ax_g):
             ax.set_xticks(range(K))
             ax.set_xlabel("class k", fontsize=TITLE_FONT_PT)
             ax.tick_params(labelsize=MIN_FONT_PT + 1)
-        fig.tight_layout()
-        return fig
+        return fig, {"ax_p": ax_p, "ax_g": ax_g, "bars_p": bars_p, "bars_g": bars_g, "values": values,
+                     "marker": marker, "usual": usual}
+
+    def _paint(self, parts):
+        """Two bar charts of the current state: the probabilities and the gradient ∂C/∂z."""
+        K = self.logits.size
+        colors = ["tab:green" if k == self.label else "tab:blue" for k in range(K)]
+        for k, (bar_p, bar_g, text) in enumerate(zip(parts["bars_p"], parts["bars_g"], parts["values"])):
+            bar_p.set_height(self.probs[k])
+            bar_g.set_height(self.grad[k])
+            bar_p.set_color(colors[k])
+            bar_g.set_color(colors[k])
+            for bar in (bar_p, bar_g):
+                bar.set_edgecolor("black")
+            text.set_position((k, self.probs[k] + 0.01))
+            text.set_text(f"{self.probs[k]:.3f}")
+        parts["marker"].set_position((self.label, self.probs[self.label] + 0.09))
+        labels = [f"{k}\n(true)" if k == self.label else str(k) for k in range(K)]
+        parts["ax_p"].set_xticklabels(labels)
+        parts["ax_g"].set_xticklabels(labels)
+        parts["ax_p"].set_title(f"p = softmax(z / T), T = {self.temperature:.1f}\n(true class in green)",
+                                fontsize=TITLE_FONT_PT)
+        lim = self.grad_axis
+        parts["ax_g"].set_ylim(-lim * 1.05, lim * 1.05)
+        for line in parts["usual"]:
+            line.set_visible(lim != 1.0)
+        scale = "axis ±1" if lim == 1.0 else f"axis ±{lim:g}, widened (dashed: ±1)"
+        parts["ax_g"].set_title(f"∂C/∂z = (p - y) / T, loss C = {self.loss:.3f}\n{scale}", fontsize=TITLE_FONT_PT)
 
     def alt_text(self):
         return (f"Two bar charts at temperature {self.temperature:.1f} with true class {self.label}: the softmax "
                 f"probabilities (class {int(self.probs.argmax())} highest, p = {self.probs.max():.3f}) and the "
                 f"gradient ∂C/∂z, negative only for the true class.")
-
-    def _redraw(self):
-        redraw(self.output, self.figure, self.alt_text)
 
 
 def softmax_explorer(logits=(1.0, 2.5, -0.5, 0.0), label=0, temperature=1.0, *, show=True):
@@ -109,7 +139,5 @@ def softmax_explorer(logits=(1.0, 2.5, -0.5, 0.0), label=0, temperature=1.0, *, 
     """
     explorer = SoftmaxExplorer(logits, label, temperature)
     if show:
-        explorer._live = True
-        explorer._redraw()
-        show_widget(explorer.widget, explorer.figure(), explorer.alt_text())
+        explorer.show(explorer.widget)
     return explorer

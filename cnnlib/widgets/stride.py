@@ -10,11 +10,10 @@ a zero gradient; they are appended at the bottom/right before cropping.
 """
 
 import ipywidgets as ipw
-import matplotlib.pyplot as plt
 import numpy as np
 
 from ..signal import convolve2d, insert_zeros
-from ._draw import MIN_FONT_PT, draw_matrix, redraw, show_widget, tag
+from ._draw import MIN_FONT_PT, LiveFigure, MatrixPanel, new_figure, tag
 
 __all__ = ["StridePadding", "stride_padding"]
 
@@ -24,7 +23,7 @@ DEFAULT_KERNEL = np.array([[1.0, 2.0, 0.0],
                            [-1.0, 0.0, 2.0]])  # not symmetric, so a missing rotation would show
 
 
-class StridePadding:
+class StridePadding(LiveFigure):
     """State and controls of the stride/padding/dilation widget.
 
     Attributes the tests read (recomputed by ``update``):
@@ -39,6 +38,8 @@ class StridePadding:
         unreached                   (rows, cols) of the padded input that no window touches
         readout_text                the text of the readout
     """
+
+    name = NAME
 
     def __init__(self, input_shape=(7, 7), kernel=None, *, stride=2, padding=0, dilation=1,
                  max_stride=3, max_padding=2, max_dilation=3):
@@ -62,13 +63,10 @@ class StridePadding:
                                                 style=style), NAME, "padding")
         self.dilation_slider = tag(ipw.IntSlider(value=min(dilation, max_dilation), min=1, max=max_dilation,
                                                  description="dilation d", style=style), NAME, "dilation")
-        self.readout = tag(ipw.HTML(), NAME, "readout")
-        self.out = tag(ipw.Output(), NAME, "figure")
         for slider in (self.stride_slider, self.padding_slider, self.dilation_slider):
             slider.observe(self.update, names="value")
         self.box = ipw.VBox([ipw.HBox([self.stride_slider, self.padding_slider, self.dilation_slider]),
-                             self.readout, self.out])
-        self.live = False  # draw into the Output only once the widget is on screen (tests skip the drawing)
+                             self.view])
         self.update()
 
     # ---- state -----------------------------------------------------------------------------------------
@@ -107,36 +105,38 @@ class StridePadding:
         self.compute()
         main, detail = self._text()
         self.readout_text = f"{main} ({detail})"
-        self.readout.value = f"<b>{main}</b><br><span style='font-size:90%'>{detail}</span>"
-        if self.live:
-            redraw(self.out, self.figure, self.alt_text)
+        self.readout_html = f"<b>{main}</b><br><span style='font-size:90%'>{detail}</span>"
+        self.refresh()
 
     # ---- drawing ---------------------------------------------------------------------------------------
-    def figure(self):
-        """A matplotlib figure of the current state: δ, spread δ, dilated W, ∂C/∂(padded x), ∂C/∂x."""
+    def _layout_key(self):
+        return self.stride, self.padding, self.dilation  # every grid's shape follows from these three
+
+    def _build(self):
         # two rows, so that the largest grid (up to 11x11) gets cells wide enough for two-digit numbers
-        fig = plt.figure(figsize=(9, 7.6))
+        fig = new_figure((9, 7.6))
         grid = fig.add_gridspec(2, 6, height_ratios=[1, 1.5])
         axes = [fig.add_subplot(grid[0, 0:2]), fig.add_subplot(grid[0, 2:4]), fig.add_subplot(grid[0, 4:6]),
                 fig.add_subplot(grid[1, 0:3]), fig.add_subplot(grid[1, 3:6])]
+        return fig, [MatrixPanel(ax, fmt="{:g}", fontsize=MIN_FONT_PT) for ax in axes]
+
+    def _paint(self, panels):
+        """δ, spread δ, dilated W, ∂C/∂(padded x), ∂C/∂x."""
         s, p, d = self.stride, self.padding, self.dilation
-        small = {"fmt": "{:g}", "fontsize": MIN_FONT_PT}
-        draw_matrix(axes[0], self.delta, title=f"δ = ∂C/∂z\n{self._shape(self.delta)}", **small)
-        draw_matrix(axes[1], self.delta_spread, highlight=self.spread_mask,
-                    title=f"δ with s-1 = {s - 1} zeros inserted\n{self._shape(self.delta_spread)}", **small)
-        draw_matrix(axes[2], self.kernel_dilated, highlight=insert_zeros(np.ones(self.kernel.shape, bool), d),
-                    title=f"W dilated (d = {d})\n{self._shape(self.kernel_dilated)}", **small)
+        panels[0].draw(self.delta, title=f"δ = ∂C/∂z\n{self._shape(self.delta)}")
+        panels[1].draw(self.delta_spread, highlight=self.spread_mask,
+                       title=f"δ with s-1 = {s - 1} zeros inserted\n{self._shape(self.delta_spread)}")
+        panels[2].draw(self.kernel_dilated, highlight=insert_zeros(np.ones(self.kernel.shape, bool), d),
+                       title=f"W dilated (d = {d})\n{self._shape(self.kernel_dilated)}")
         cropped = np.ones(self.dx_padded.shape, dtype=bool)
         cropped[p:p + self.dx.shape[0], p:p + self.dx.shape[1]] = False
         full_shape = (self.dx_padded.shape[0] - self.unreached[0], self.dx_padded.shape[1] - self.unreached[1])
         title = f"∂C/∂x_pad {self._shape(self.dx_padded)}: the full convolution"
         if any(self.unreached):  # rows/columns past the last window: zeros appended at the bottom/right
-            title += f" {full_shape[0]}x{full_shape[1]}\n+ {self.unreached[0]} row(s), {self.unreached[1]} column(s) of zeros"
-        draw_matrix(axes[3], self.dx_padded, highlight=cropped if p else None, highlight_color="tab:gray",
-                    title=title, **small)
-        draw_matrix(axes[4], self.dx, title=f"∂C/∂x after cropping p = {p}\n{self._shape(self.dx)}", **small)
-        fig.tight_layout()
-        return fig
+            title += (f" {full_shape[0]}x{full_shape[1]}\n+ {self.unreached[0]} row(s), {self.unreached[1]} "
+                      "column(s) of zeros")
+        panels[3].draw(self.dx_padded, highlight=cropped if p else None, highlight_color="tab:gray", title=title)
+        panels[4].draw(self.dx, title=f"∂C/∂x after cropping p = {p}\n{self._shape(self.dx)}")
 
     def alt_text(self):
         (Ho, Wo), (H, W) = self.out_shape, self.dx.shape
@@ -162,7 +162,5 @@ def stride_padding(input_shape=(7, 7), kernel=None, *, stride=2, padding=0, dila
     """
     w = StridePadding(input_shape, kernel, stride=stride, padding=padding, dilation=dilation)
     if show:
-        w.live = True
-        w.update()
-        show_widget(w.box, w.figure(), w.alt_text())
+        w.show(w.box)
     return w

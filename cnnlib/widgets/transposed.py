@@ -7,36 +7,39 @@ stride-1 convolution with the same K), whose count is the same at every pixel aw
 """
 
 import ipywidgets as ipw
-import matplotlib.pyplot as plt
-from matplotlib.ticker import MaxNLocator
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 
 from ..transposed import overlap_counts, resize_conv_counts
-from ._draw import MIN_FONT_PT, TITLE_FONT_PT, redraw, show_widget, tag, text_color
+from ._draw import MIN_FONT_PT, TITLE_FONT_PT, LiveFigure, new_figure, tag, text_color
 
 __all__ = ["OverlapCounts", "overlap_explorer"]
 
 NAME = "overlap"
 
 
-def _inner(counts, K):
-    """The counts away from the border (K pixels on each side), where a finite image plays no role."""
-    inner = counts[K:-K, K:-K]
+def _inner(counts, K, s):
+    """The counts away from the border, where a finite image plays no role. Near an edge fewer kernel copies
+    overlap (no input pixel lies beyond it): that band is K - s pixels wide when K > s, none otherwise."""
+    band = max(K - s, 0)
+    inner = counts[band:counts.shape[0] - band, band:counts.shape[1] - band]
     return inner if inner.size else counts
 
 
-class OverlapCounts:
+class OverlapCounts(LiveFigure):
     """State and controls of the overlap widget.
 
     Attributes the tests read (recomputed by ``update``):
         kernel_size, stride   the slider values
         counts                (H_out, W_out) int, taps per output pixel of the transposed convolution
         resize_counts         (H·s, W·s) int, the same for nearest-neighbour upsampling then a stride-1 convolution
-        inner_values          the distinct values of ``counts`` away from the border (one value exactly when s
-                              divides K)
+        inner_values          the distinct values of ``counts`` away from the border band (one value exactly when
+                              s divides K); has_inner: False when the band covers the whole map
         inner_range           (min, max) of those values
         readout_text          the text of the readout
     """
+
+    name = NAME
 
     def __init__(self, input_size=4, *, kernel_size=3, stride=2, max_kernel=6, max_stride=4):
         self.input_size = int(input_size)
@@ -45,12 +48,9 @@ class OverlapCounts:
                                                description="kernel size K", style=style), NAME, "kernel")
         self.stride_slider = tag(ipw.IntSlider(value=stride, min=1, max=max_stride, description="stride s",
                                                style=style), NAME, "stride")
-        self.readout = tag(ipw.HTML(), NAME, "readout")
-        self.out = tag(ipw.Output(), NAME, "figure")
         for slider in (self.kernel_slider, self.stride_slider):
             slider.observe(self.update, names="value")
-        self.box = ipw.VBox([ipw.HBox([self.kernel_slider, self.stride_slider]), self.readout, self.out])
-        self.live = False  # draw into the Output only once the widget is on screen (tests skip the drawing)
+        self.box = ipw.VBox([ipw.HBox([self.kernel_slider, self.stride_slider]), self.view])
         self.update()
 
     # ---- state -----------------------------------------------------------------------------------------
@@ -60,55 +60,77 @@ class OverlapCounts:
         self.kernel_size, self.stride = K, s
         self.counts = overlap_counts(K, s, n)
         self.resize_counts = resize_conv_counts(K, s, n)
-        self.inner_values = tuple(int(v) for v in np.unique(_inner(self.counts, K)))
+        band = max(K - s, 0)
+        self.has_inner = 2 * band < self.counts.shape[0]  # some pixel lies outside the border band
+        self.inner_values = tuple(int(v) for v in np.unique(_inner(self.counts, K, s)))
         self.inner_range = (self.inner_values[0], self.inner_values[-1])
         return self
 
     def _text(self):
         K, s = self.kernel_size, self.stride
         values = ", ".join(map(str, self.inner_values))
-        if len(self.inner_values) == 1:
+        n = self.input_size
+        if not self.has_inner:
+            verdict = (f"no pixel is far enough from the border (a {n}x{n} input is small for K = {K}): the counts "
+                       f"{values} are all border effects")
+        elif len(self.inner_values) == 1:
             verdict = f"even: every inner pixel gets {values} tap(s) (s divides K)"
         elif self.inner_values[0] == 0:
             verdict = f"holes: inner pixels get {values} taps (K < s leaves gaps)"
         else:
             verdict = f"uneven: inner pixels get {values} taps (s = {s} does not divide K = {K}): a checkerboard"
-        return f"K = {K}, s = {s}: {verdict}. Resize-then-convolve: {K * K} taps at every inner pixel."
+        text = f"K = {K}, s = {s}: {verdict}. Resize-then-convolve: {K * K} taps at every inner pixel."
+        if K > s:  # the band along the edge where copies are missing: its counts are lower, even when s divides K
+            band = K - s
+            text += (f" Border: the outer {band} row(s) and column(s) on each side get fewer taps (down to "
+                     f"{int(self.counts.min())} in the corners), because no input pixel lies beyond the edge to "
+                     f"stamp a kernel copy there. That is the finite image, not the checkerboard.")
+        return text
 
     def update(self, change=None):
         """Slider callback: recompute, rewrite the readout, redraw the figure."""
         self.compute()
         self.readout_text = self._text()
-        self.readout.value = self.readout_text
-        if self.live:
-            redraw(self.out, self.figure, self.alt_text)
+        self.readout_html = self.readout_text
+        self.refresh()
 
     # ---- drawing ---------------------------------------------------------------------------------------
+    def _layout_key(self):
+        return self.kernel_size, self.stride  # they set the shape of both count maps
+
     @staticmethod
-    def _panel(ax, counts, title):
+    def _panel(ax, counts):
         image = ax.imshow(counts, cmap="viridis", vmin=0, vmax=max(int(counts.max()), 1))
         ax.set_xticks([])
         ax.set_yticks([])
+        texts = []
         if counts.size <= 400:
-            for (i, j), v in np.ndenumerate(counts):
-                ax.text(j, i, str(v), ha="center", va="center", fontsize=MIN_FONT_PT,
-                        color=text_color(image.cmap(image.norm(v))))
-        ax.set_title(title, fontsize=TITLE_FONT_PT)
+            texts = [ax.text(j, i, "", ha="center", va="center", fontsize=MIN_FONT_PT)
+                     for i, j in np.ndindex(*counts.shape)]
         bar = ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04,
                                  ticks=MaxNLocator(integer=True))  # counts are whole numbers
         bar.ax.tick_params(labelsize=MIN_FONT_PT)
+        return image, texts
 
-    def figure(self):
+    def _build(self):
         """The two count maps side by side, each with its own colour bar (taps per pixel)."""
-        fig, axes = plt.subplots(1, 2, figsize=(9, 4.4))
+        fig = new_figure((9, 4.4))
+        axes = fig.subplots(1, 2)
+        return fig, [(ax, *self._panel(ax, c)) for ax, c in zip(axes, (self.counts, self.resize_counts))]
+
+    def _paint(self, parts):
         K, s, n = self.kernel_size, self.stride, self.input_size
-        self._panel(axes[0], self.counts, f"transposed conv, K={K}, s={s}\n{n}x{n} in -> "
-                                          f"{self.counts.shape[0]}x{self.counts.shape[1]} out: taps per pixel")
-        self._panel(axes[1], self.resize_counts, f"upsample x{s}, then conv K={K}\n"
-                                                 f"{self.resize_counts.shape[0]}x{self.resize_counts.shape[1]} out: "
-                                                 f"taps per pixel")
-        fig.tight_layout()
-        return fig
+        titles = (f"transposed conv, K={K}, s={s}\n{n}x{n} in -> {self.counts.shape[0]}x{self.counts.shape[1]} "
+                  f"out: taps per pixel",
+                  f"upsample x{s}, then conv K={K}\n{self.resize_counts.shape[0]}x{self.resize_counts.shape[1]} "
+                  f"out: taps per pixel")
+        for (ax, image, texts), counts, title in zip(parts, (self.counts, self.resize_counts), titles):
+            image.set_data(counts)
+            image.set_clim(0, max(int(counts.max()), 1))
+            for text, v in zip(texts, counts.ravel()):
+                text.set_text(str(v))
+                text.set_color(text_color(image.cmap(image.norm(v))))
+            ax.set_title(title, fontsize=TITLE_FONT_PT)
 
     def alt_text(self):
         K, s = self.kernel_size, self.stride
@@ -131,7 +153,5 @@ def overlap_explorer(input_size=4, *, kernel_size=3, stride=2, show=True):
     """
     w = OverlapCounts(input_size, kernel_size=kernel_size, stride=stride)
     if show:
-        w.live = True
-        w.update()
-        show_widget(w.box, w.figure(), w.alt_text())
+        w.show(w.box)
     return w

@@ -11,10 +11,12 @@ Fixtures
   jupyterlab   one JupyterLab server for the session, same scratch copy, autosave off
   notebook_root the scratch copy (the tests may add fixture notebooks to it)
   ui           helpers that drive ipywidgets on a page (sliders, buttons, dropdowns) and read readouts
+  lab_alone    the JupyterLab server with no kernel running and no tab open (before and after the test)
 """
 
 import json
 import os
+import urllib.request
 import secrets
 import shutil
 import sys
@@ -155,6 +157,30 @@ def jupyterlab(notebook_root, jupyter_env, tmp_path_factory):
     server.start()
     yield server
     server.stop()
+
+
+def _shut_down_kernels_and_tabs(server):
+    """End every kernel of this session's notebooks and forget the open tabs, so that the next notebook runs alone
+    (the Lab server is shared by the session, and a restored workspace would reopen and restart every notebook)."""
+    def call(method, path):
+        req = urllib.request.Request(f"{server.base_url}{path}?token={server.token}", method=method)
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.read()
+
+    for session in json.loads(call("GET", "/api/sessions")):
+        call("DELETE", f"/api/sessions/{session['id']}")
+    try:
+        call("DELETE", "/lab/api/workspaces/default")
+    except OSError:
+        pass  # no saved workspace yet
+
+
+@pytest.fixture
+def lab_alone(jupyterlab):
+    _shut_down_kernels_and_tabs(jupyterlab)
+    yield jupyterlab
+    _shut_down_kernels_and_tabs(jupyterlab)
+
 
 
 # ---------------------------------------------------------------------------------------------------- browser
