@@ -1,13 +1,16 @@
 """The program that runs INSIDE the grading sandbox (see cnnlib/sandbox.py); it needs only Python and numpy.
 
-    python -I -S _sandbox_runner.py IO_DIR LIB_DIR...
+    python -I -S _sandbox_runner.py JOB_DIR LIB_DIR...
 
-IO_DIR holds job.json ({"function": name, "cases": [[argument, ...], ...], "allowed": [module, ...],
-"messages": {module: text}}), the learner's extracted code (submission.py) and the array arguments
-(in_<case>_<arg>.npy). An argument is {"npy": file}, {"int": n}, {"float": v} or {"tuple": [ints]}.
-For every case the runner calls the function and writes each output as out_<case>_<k>.npy (float64, no pickle)
-and status_<case>.json. The grader trusts neither the statuses nor anything printed: it reads the arrays
-(allow_pickle=False), checks their dtype and shape, and compares them with its own reference.
+JOB_DIR (read-only) holds job.json ({"function": name, "cases": [[argument, ...], ...], "allowed": [module, ...],
+"helpers": text, "messages": {module: text}}), the learner's extracted code (submission.py) and the array
+arguments (in_<case>_<arg>.npy). An argument is {"npy": file}, {"int": n}, {"float": v} or {"tuple": [ints]}.
+
+The answers go to the grader through the standard output the runner had when it started (the learner's code gets
+/dev/null as its stdout and stderr): for every case one JSON line, {"case": i, "sizes": [bytes, ...]} followed by
+that many bytes of .npy data per output (float64), or {"case": i, "error": text}; a line {"case": "load", ...}
+when the code cannot even be loaded. The grader trusts none of it beyond "these are the learner's numbers": it
+reads the arrays with allow_pickle=False, checks their dtype and shape, and compares them with its own reference.
 
 Before the learner's code runs, an import hook lets that code import only numpy, a few harmless standard
 modules and the helpers its exercise allows (the stand-in ``cnnlib`` package in LIB_DIR); every other import
@@ -66,9 +69,20 @@ def _argument(io, spec):
     return tuple(int(v) for v in spec["tuple"])
 
 
-def _status(io, i, **fields):
-    with open(os.path.join(io, f"status_{i}.json"), "w") as f:
-        json.dump(fields, f)
+def _send(channel, case, arrays=(), **fields):
+    import io as _io
+
+    import numpy as np
+
+    blobs = []
+    for a in arrays:
+        buf = _io.BytesIO()
+        np.save(buf, a, allow_pickle=False)
+        blobs.append(buf.getvalue())
+    channel.write(json.dumps({"case": case, "sizes": [len(b) for b in blobs], **fields}).encode() + b"\n")
+    for b in blobs:
+        channel.write(b)
+    channel.flush()
 
 
 def _describe(exc):
@@ -76,45 +90,56 @@ def _describe(exc):
     return text if len(text) <= 400 else text[:400] + " ..."
 
 
-def main(io, lib_dirs):
+def main(job_dir, lib_dirs):
     sys.path[:] = [p for p in sys.path if p] + list(lib_dirs)
     sys.dont_write_bytecode = True
-    import numpy as np
-    import numpy.lib.stride_tricks  # noqa: F401  (loaded before the hook, so that the learner may use it)
+    channel = os.fdopen(os.dup(1), "wb")  # the answers' way out; the learner's prints go nowhere
+    quiet = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(quiet, 1)
+    os.dup2(quiet, 2)
+    sys.stdout = sys.stderr = open(os.devnull, "w")
+    try:
+        import numpy as np
+        import numpy.lib.stride_tricks  # noqa: F401  (loaded before the hook, so that the learner may use it)
 
-    with open(os.path.join(io, "job.json")) as f:
-        job = json.load(f)
-    allowed = set(job["allowed"])
-    for module in sorted(allowed):  # the stand-in helpers load before the learner's code can touch anything
-        __import__(module)
-    cases = [[_argument(io, a) for a in case] for case in job["cases"]]
-    with open(os.path.join(io, "submission.py")) as f:
-        code = f.read()
+        with open(os.path.join(job_dir, "job.json")) as f:
+            job = json.load(f)
+        allowed = set(job["allowed"])
+        for module in sorted(allowed):  # the stand-in helpers load before the learner's code can touch anything
+            __import__(module)
+        cases = [[_argument(job_dir, a) for a in case] for case in job["cases"]]
+        with open(os.path.join(job_dir, "submission.py")) as f:
+            code = f.read()
+    except BaseException as exc:  # noqa: B036 - the sandbox's own failure, before any learner code ran
+        import traceback
+
+        channel.write(json.dumps({"case": "setup", "error": traceback.format_exc()[-1500:]}).encode() + b"\n")
+        channel.flush()
+        raise SystemExit(3) from exc
+    _send(channel, "ready")
     _install_hook(allowed, job.get("helpers", ""), job.get("messages", {}))
     namespace = {"__name__": SUBMISSION, "__builtins__": builtins}
     try:
         exec(compile(code, "<your code>", "exec"), namespace)
         fn = namespace[job["function"]]
     except BaseException as exc:  # noqa: B036 - SystemExit too: nothing of the learner's ends the runner early
-        _status(io, "load", error=_describe(exc))
+        _send(channel, "load", error=_describe(exc))
         return
     for i, args in enumerate(cases):
         try:
             out = fn(*args)
             outs = out if isinstance(out, tuple) else (out,)
             if any(o is None for o in outs):
-                _status(io, i, error="your function returned None; fill in the TODO")
+                _send(channel, i, error="your function returned None; fill in the TODO")
                 continue
             arrays = [np.array(o, dtype=np.float64) for o in outs]  # a plain ndarray: no subclass, no object
         except NotImplementedError:
-            _status(io, i, error="not done yet: write the function's body in place of `raise NotImplementedError()`")
+            _send(channel, i, error="not done yet: write the function's body in place of `raise NotImplementedError()`")
             continue
         except BaseException as exc:  # noqa: B036
-            _status(io, i, error=f"raised {_describe(exc)}")
+            _send(channel, i, error=f"raised {_describe(exc)}")
             continue
-        for k, a in enumerate(arrays):
-            np.save(os.path.join(io, f"out_{i}_{k}.npy"), a, allow_pickle=False)
-        _status(io, i, outputs=len(arrays))
+        _send(channel, i, arrays)
 
 
 if __name__ == "__main__":

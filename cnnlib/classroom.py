@@ -247,6 +247,12 @@ def autograde(submissions, csv="grades.csv", timeout=DEFAULT_TIMEOUT, log=print,
         _nbgrader(course, "generate_assignment", "*", "--force")  # records the graded cells and their points
         from nbgrader.api import Gradebook
 
+        for name in wanted:  # the course's own solutions must pass in this sandbox, or nobody can be graded
+            for v in grade_notebook(NOTEBOOKS / f"{name}.ipynb", name, seed, timeout)[0]:
+                if not v.passed:
+                    raise RuntimeError(f"the course is broken: the solution of {v.function} in notebooks/{name}.ipynb "
+                                       f"does not pass in the {kind} sandbox: {v.message}")
+
         columns = ["student"] + [s.function for name in wanted for _, s in _exercises_of(name)]
         columns += ["score", "max_score", "reasons", "seed", "sandbox"]
         rows = {s: {"student": s, "score": 0, "max_score": 0, "seed": seed, "sandbox": kind, "reasons": []}

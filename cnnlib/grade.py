@@ -186,7 +186,7 @@ def main(argv=None):
         print(FALLBACK_WARNING)
     try:
         results = grade_file(args.submission, _pairs(args.check) if args.check else None, seed, args.timeout)
-    except (sandbox.SandboxError, ValueError) as exc:
+    except (sandbox.SandboxError, sandbox.SandboxBroken, ValueError) as exc:
         print(f"grade: {exc}", file=sys.stderr)
         return 2
     if not results:
