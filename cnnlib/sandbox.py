@@ -102,9 +102,17 @@ def _bound_names(node):
         return [(a.asname or a.name).split(".")[0] for a in node.names if a.name != "*"]
     if isinstance(node, (ast.Assign, ast.AnnAssign)):
         targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-        names = []
+        names = []  # x = ..., x, y = ...; not a.b = ... or a[i] = ..., which bind nothing
         for t in targets:
-            names += [n.id for n in ast.walk(t) if isinstance(n, ast.Name)]
+            stack = [t]
+            while stack:
+                t = stack.pop()
+                if isinstance(t, ast.Name):
+                    names.append(t.id)
+                elif isinstance(t, (ast.Tuple, ast.List)):
+                    stack += t.elts
+                elif isinstance(t, ast.Starred):
+                    stack.append(t.value)
         return names
     return []
 
@@ -226,7 +234,7 @@ def extract(path):
     position = 0
     for where, source in cells:
         try:
-            tree = ast.parse(_python(source))
+            tree = ast.parse(_python(source) if path.suffix == ".ipynb" else source)
         except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
             names = [line.split("def ", 1)[1].split("(")[0].strip() for line in source.splitlines()
                      if line.lstrip().startswith("def ")]
@@ -288,6 +296,11 @@ def _helper_module(module, names, modes):
                      f"got {{mode!r}}. Do that step yourself.\")\n"
                      f"    return _{name}_any_mode({call})")
     parts.append(f"__all__ = {sorted(names)!r}")
+    parts.append(f"""def __getattr__(name):
+    if name.startswith("__"):
+        raise AttributeError(name)
+    raise ImportError(f"while grading, {module}.{{name}} is refused: this exercise may use only "
+                      f"{', '.join(sorted(names))} from {module}; the rest computes the answer for you")""")
     return "\n\n".join(parts) + "\n"
 
 
@@ -305,6 +318,8 @@ def _write_helpers(root, allow, modes):
     lines.append(f"""
 
 def __getattr__(name):
+    if name.startswith("__"):
+        raise AttributeError(name)
     raise ImportError(f"while grading, cnnlib.{{name}} is refused: this exercise may use only "
                       f"{', '.join(allowed) or 'numpy'} from cnnlib; the rest of cnnlib computes the answer for you")
 """)
