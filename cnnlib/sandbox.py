@@ -146,7 +146,8 @@ class Extracted:
     grade_ids: list = field(default_factory=list)
 
     def defines(self, name):
-        return name in self.bindings and isinstance(self.bindings[name][0], (ast.FunctionDef, ast.AsyncFunctionDef))
+        """``name`` is bound at top level: a def, or an assignment or import (a lambda, an alias)."""
+        return name in self.bindings
 
     def syntax_error_for(self, name):
         """The syntax error of a cell that defines ``name`` (when no correct definition exists), or None."""
