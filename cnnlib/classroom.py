@@ -4,6 +4,7 @@
     python -m cnnlib.classroom student 04_rotation_proof # only some notebooks
     python -m cnnlib.classroom grade submissions/        # grade every submission, then write grades.csv
     python -m cnnlib.classroom grade submissions/ --csv out.csv --timeout 60 --seed 7   # seconds per exercise
+    python -m cnnlib.classroom grade submissions/ --course course/   # keep nbgrader's gradebook and feedback
 
 ``make student`` and ``make grade SUBMISSIONS=dir [GRADES=file] [TIMEOUT=s]`` run these. The notebooks in
 ``notebooks/`` are nbgrader's *source* version: each exercise's solution sits between ``### BEGIN SOLUTION`` and
@@ -304,13 +305,15 @@ def main(argv=None):
                    help=f"seconds one exercise's sandbox may run (default {DEFAULT_TIMEOUT})")
     g.add_argument("--seed", type=int, default=None,
                    help="seed of the hidden cases (default: a new one, written into the CSV)")
+    g.add_argument("--course", default=None, metavar="DIR",
+                   help="build the nbgrader course here and keep it (gradebook.db, feedback/); default: temporary")
     args = parser.parse_args(argv)
     try:
         if args.command == "student":
             for path in release(args.out, args.notebooks):
                 print(path)
         else:
-            autograde(args.submissions, args.csv, args.timeout, seed=args.seed)
+            autograde(args.submissions, args.csv, args.timeout, course=args.course, seed=args.seed)
     except (ValueError, RuntimeError, OSError) as exc:
         print(f"classroom: {exc}", file=sys.stderr)
         return 2
