@@ -246,7 +246,10 @@ def autograde(submissions, csv="grades.csv", timeout=DEFAULT_TIMEOUT, log=print,
         course.mkdir(parents=True, exist_ok=True)
         _course(course, _assignments(wanted))
         _nbgrader(course, "generate_assignment", "*", "--force")  # records the graded cells and their points
-        from nbgrader.api import Gradebook
+        try:
+            from nbgrader.api import Gradebook
+        except ImportError:
+            raise RuntimeError("grading a class needs nbgrader: pip install -e \".[classroom]\"") from None
 
         for name in wanted:  # the course's own solutions must pass in this sandbox, or nobody can be graded
             for v in grade_notebook(NOTEBOOKS / f"{name}.ipynb", name, seed, timeout)[0]:
@@ -263,7 +266,7 @@ def autograde(submissions, csv="grades.csv", timeout=DEFAULT_TIMEOUT, log=print,
                 log(f"grading {name} ({sum(n == name for _, n in found)} submission(s))")
                 for student in everyone:
                     path = found.get((student, name))
-                    if path is not None:  # a copy for nbgrader's records and feedback; it is never run
+                    if path is not None and path.is_file() and not path.is_symlink():  # for the records; never run
                         target = course / "submitted" / student / name
                         target.mkdir(parents=True, exist_ok=True)
                         shutil.copy(path, target / f"{name}.ipynb")
@@ -279,7 +282,7 @@ def autograde(submissions, csv="grades.csv", timeout=DEFAULT_TIMEOUT, log=print,
                             row["reasons"].append(f"{v.function}: {v.message}")
                     row["reasons"] += [f"{name}: {n}" for n in notes if all(n != v.message for v in verdicts)]
                     if path is not None:
-                        _feedback_notebook(course, student, name, verdicts)
+                        _feedback_notebook(course, student, name, verdicts)  # the released notebook + their text
         for row in rows.values():
             row["reasons"] = " | ".join(dict.fromkeys(row["reasons"]))
         _write_csv(csv, [rows[s] for s in everyone], columns)

@@ -189,6 +189,8 @@ class Extracted:
 
 def _read_cells(path):
     """[(where, source)] of the code in ``path``: each code cell of a notebook, or the whole .py file."""
+    if path.is_symlink() or not path.is_file():
+        raise SandboxError(f"{path.name} is not a regular file (a link or a device?); hand in the notebook itself")
     if path.stat().st_size > MAX_SUBMISSION_BYTES:
         raise SandboxError(f"{path.name} is larger than {MAX_SUBMISSION_BYTES // 2**20} MB; clear its outputs")
     try:

@@ -532,3 +532,16 @@ def test_without_bubblewrap_the_fallback_still_judges_and_says_what_it_does_not_
                          env={**__import__("os").environ, "CNNLIB_SANDBOX": "subprocess", "PYTHONPATH": str(ROOT)})
     assert "WARNING: bubblewrap" in run.stdout and "CAN read and write every file you can" in run.stdout
     monkeypatch.setattr(sandbox, "_KIND", None)
+
+
+@needs_bwrap
+def test_getting_past_the_import_hook_finds_no_library(tmp_path):
+    """The real __import__ (kept in the hook's closure) and sys.path pointed at the site-packages: still nothing."""
+    site = str(Path(np.__file__).resolve().parents[1])
+    v = graded(tmp_path, f"""
+        def my_full_convolve2d(x, k):
+            real = [c.cell_contents for c in __builtins__.__import__.__closure__ if callable(c.cell_contents)][0]
+            real("sys").path.append({site!r})
+            return real("scipy.signal").convolve2d(x, k)
+    """, "my_full_convolve2d")
+    assert not v.passed and "ModuleNotFoundError" in v.message, v.message

@@ -1,16 +1,19 @@
-"""The machinery every exercise checker shares.
+"""The machinery every exercise shares: its declaration (``Exercise``), the comparison, the notebook's self-check.
 
-A checker runs the learner's function on several cases and compares with a private reference. When the answer
-is wrong it looks at each output (dx, dW, db, ...) on its own, names every known mistake it recognises there
-("forgot the rotation" in dx *and* "swapped the arguments" in dW), and says where the other outputs differ.
-The result prints as a short verdict and is truthy only when the answer is right.
+Each exercise module declares one ``Exercise``: the learner's function name, a private reference, the cases the
+notebook shows, ``draw(rng)`` for new cases, the known mistakes and what the graded code may import. Two things
+use it:
 
-A checker cannot be passed by handing the work to something that already does it. Before running the learner's
-function, it reads the names the function's code refers to (recursively through nested functions, closures and
-the learner's own helper functions) and refuses one that reaches a reference solution, a notebook's
-``*_solution``, an autograd library, or the library function or layer that computes the exercise's answer.
-While the function runs, those library functions and the reference raise instead of answering, so a shortcut
-reached in a way the names do not show fails too, with a message that names it.
+- the notebook's **self-check** (``check_*(fn)``, in the learner's kernel): runs the function on the shown cases
+  and compares with the reference. When the answer is wrong it looks at each output (dx, dW, db, ...) on its own,
+  names every known mistake it recognises there ("forgot the rotation" in dx *and* "swapped the arguments" in dW),
+  and says where the other outputs differ. Before running the function it reads the names the function's code
+  refers to and refuses, with a friendly message, one that reaches a reference solution, an autograd library or
+  the library function that computes the answer. It is a help, not a judge: a learner who fools it fools only
+  themselves.
+- the **grader** (cnnlib.grade, cnnlib.classroom): runs the function in a sandbox (cnnlib.sandbox) on the shown
+  cases and on cases drawn from its own seed, gets float arrays back, and compares them here with ``judge_case``,
+  in its own process.
 """
 
 import types
