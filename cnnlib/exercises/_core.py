@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["CheckResult", "Exercise", "Mistake", "Shortcut", "check_function", "judge_case", "self_check"]
+__all__ = ["CheckResult", "Exercise", "Mistake", "Shortcut", "check_function", "judge_case", "outside_allowlist",
+           "self_check"]
 
 
 @dataclass
@@ -178,6 +179,62 @@ def _refused(fn, shortcuts):
         return None
 
     return visit(fn, "your function")
+
+
+def outside_allowlist(fn, allow):
+    """What ``fn`` (and the learner's own helpers it calls) uses that the grading sandbox will not have: names such
+    as "scipy.special.logsumexp" or "cnnlib.layers.Conv2D". ``allow``: an Exercise's {module: names}. numpy, the
+    standard library and the allowed cnnlib helpers are fine."""
+    import sys
+
+    from .._sandbox_runner import ALWAYS
+
+    found, seen = [], set()
+
+    def judge(obj, name):
+        if isinstance(obj, types.ModuleType):
+            mod, label = obj.__name__, obj.__name__
+            if mod.split(".")[0] == "cnnlib" and mod in allow:
+                return
+        else:
+            if not isinstance(obj, (types.FunctionType, types.BuiltinFunctionType, type)):
+                obj = type(obj)
+            mod = getattr(obj, "__module__", None) or ""
+            label = f"{mod}.{getattr(obj, '__name__', name)}"
+            if _is_learner_function(obj):
+                visit(obj)
+                return
+            if mod in allow and getattr(obj, "__name__", None) in allow[mod]:
+                return
+        top = mod.split(".")[0]
+        if top in ALWAYS or (top in sys.stdlib_module_names and top != "cnnlib") or top.startswith("_") or not top:
+            return
+        if label not in found:
+            found.append(label)
+
+    def visit(f):
+        f = getattr(f, "__func__", f)
+        if id(f) in seen or not isinstance(f, types.FunctionType):
+            return
+        seen.add(id(f))
+        names = set()
+        for code in _code_objects(f.__code__):
+            names.update(code.co_names)
+        cells = dict(zip(f.__code__.co_freevars, f.__closure__ or ()))
+        for name in sorted(names | set(cells)):
+            if name in cells:
+                try:
+                    obj = cells[name].cell_contents
+                except ValueError:
+                    continue
+            elif name in f.__globals__:
+                obj = f.__globals__[name]
+            else:
+                continue
+            judge(obj, name)
+
+    visit(fn)
+    return found
 
 
 # ---- blocking shortcuts while the learner's function runs ------------------------------------------------
@@ -368,9 +425,16 @@ class Exercise:
         if hidden and rng is None:  # the same cases every time here; grading draws others, from its own seed
             rng = np.random.default_rng(zlib.crc32(self.function.encode()))
         cases = self.shown if not hidden else self.draw(rng)
-        return check_function(self.title, fn, self.reference, cases, list(self.mistakes), self.rtol, self.atol,
-                              shortcuts=self.shortcuts() if self.shortcuts else (), labels=self.labels,
-                              hidden=hidden)
+        result = check_function(self.title, fn, self.reference, cases, list(self.mistakes), self.rtol, self.atol,
+                                shortcuts=self.shortcuts() if self.shortcuts else (), labels=self.labels,
+                                hidden=hidden)
+        outside = outside_allowlist(fn, self.allow) if callable(fn) else []
+        if outside:  # passing here is not passing when graded: say so now
+            helpers = "".join(f", {m} ({', '.join(n)})" for m, n in sorted(self.allow.items()))
+            result.message += (f" · BUT grading will refuse it: your function uses {', '.join(outside)}, and graded "
+                               f"code may import only numpy (math, itertools, functools, collections){helpers}")
+            result.details["outside allowlist"] = outside
+        return result
 
     def expected(self, cases):
         """The reference's outputs for ``cases``, each a tuple of float64 arrays."""
