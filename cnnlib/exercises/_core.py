@@ -101,6 +101,26 @@ def _code_objects(code):
             yield from _code_objects(const)
 
 
+_UNBOUND = object()
+
+
+def _references(f):
+    """(name, object) for every name the code of ``f`` (and of its nested functions) refers to, sorted; the object
+    is what the name is bound to among the closure's cells and the globals, or _UNBOUND."""
+    names = set()
+    for code in _code_objects(f.__code__):
+        names.update(code.co_names)
+    cells = dict(zip(f.__code__.co_freevars, f.__closure__ or ()))
+    for name in sorted(names | set(cells)):
+        obj = f.__globals__.get(name, _UNBOUND)
+        if name in cells:
+            try:
+                obj = cells[name].cell_contents
+            except ValueError:
+                obj = _UNBOUND
+        yield name, obj
+
+
 def _is_learner_function(obj):
     """A function the learner wrote (a notebook or a submission), not one imported from a library."""
     if not isinstance(obj, types.FunctionType):
@@ -135,28 +155,17 @@ def _refused(fn, shortcuts):
         if not _is_learner_function(f):
             owner = f.__module__
             return f"{path} is {owner}.{f.__name__}, the library's own code; the exercise asks you to write it"
-        names, constants = set(), set()
-        for code in _code_objects(f.__code__):
-            names.update(code.co_names)
-            constants.update(c for c in code.co_consts if isinstance(c, str))
+        constants = {c for code in _code_objects(f.__code__) for c in code.co_consts if isinstance(c, str)}
         for s in shortcuts:
             used = constants & set(s.constants)
             if used:
                 return f"{path} uses {', '.join(sorted(map(repr, used)))}: {s.message}"
-        cells = dict(zip(f.__code__.co_freevars, f.__closure__ or ()))
-        for name in sorted(names | set(cells)):
+        for name, obj in _references(f):
             if _is_reference_name(name):
                 return f"{path} calls {name}, a reference solution; the exercise asks you to write your own"
             if name in by_name:
                 return f"{path} uses `{name}`: {by_name[name].message}"
-            if name in cells:
-                try:
-                    obj = cells[name].cell_contents
-                except ValueError:
-                    continue
-            elif name in f.__globals__:
-                obj = f.__globals__[name]
-            else:
+            if obj is _UNBOUND:
                 continue
             inner = getattr(obj, "__func__", obj)
             if id(inner) in targets:
@@ -217,21 +226,9 @@ def outside_allowlist(fn, allow):
         if id(f) in seen or not isinstance(f, types.FunctionType):
             return
         seen.add(id(f))
-        names = set()
-        for code in _code_objects(f.__code__):
-            names.update(code.co_names)
-        cells = dict(zip(f.__code__.co_freevars, f.__closure__ or ()))
-        for name in sorted(names | set(cells)):
-            if name in cells:
-                try:
-                    obj = cells[name].cell_contents
-                except ValueError:
-                    continue
-            elif name in f.__globals__:
-                obj = f.__globals__[name]
-            else:
-                continue
-            judge(obj, name)
+        for name, obj in _references(f):
+            if obj is not _UNBOUND:
+                judge(obj, name)
 
     visit(fn)
     return found
