@@ -427,7 +427,10 @@ def _read_capped(stream, limit, into):
     """Read ``stream`` into the bytearray ``into``, at most ``limit`` bytes; then stop listening (the writer gets
     a broken pipe)."""
     while True:
-        chunk = stream.read(1 << 16)
+        try:
+            chunk = os.read(stream.fileno(), 1 << 16)  # what is there now: a detached child may hold the pipe open
+        except OSError:
+            break
         if not chunk:
             break
         into += chunk[:max(0, limit - len(into))]

@@ -545,3 +545,46 @@ def test_getting_past_the_import_hook_finds_no_library(tmp_path):
             return real("scipy.signal").convolve2d(x, k)
     """, "my_full_convolve2d")
     assert not v.passed and "ModuleNotFoundError" in v.message, v.message
+
+
+def _processes_running(argv):
+    """PIDs of the processes on this machine whose command line is exactly ``argv``."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and (proc / "cmdline").read_bytes().split(b"\0")[:-1] == [a.encode() for a in argv]:
+                found.append(int(proc.name))
+        except OSError:
+            continue
+    return found
+
+
+@needs_bwrap
+def test_no_network_and_nothing_survives_the_sandbox(tmp_path):
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    listener.settimeout(0.5)
+    port = listener.getsockname()[1]
+    v = graded(tmp_path, f"""
+        def hidden_delta_tanh(W_next, delta_next, z):
+            os = {OS}
+            real = [c.cell_contents for c in __builtins__.__import__.__closure__ if callable(c.cell_contents)][0]
+            if os["fork"]() == 0:                   # a detached child that would outlive its parent
+                os["setsid"]()
+                os["execv"]("/bin/sleep", ["sleep", "317"])
+            real("socket").create_connection(("127.0.0.1", {port}), timeout=2)
+            return z
+    """, "hidden_delta_tanh")
+    assert not v.passed and ("ConnectionRefusedError" in v.message or "OSError" in v.message), v.message
+    try:
+        conn, _ = listener.accept()
+        conn.close()
+        pytest.fail("the sandbox reached a port on this machine")
+    except socket.timeout:
+        pass
+    finally:
+        listener.close()
+    assert _processes_running(["sleep", "317"]) == []
