@@ -25,7 +25,6 @@ import secrets
 import sys
 import zlib
 from dataclasses import dataclass
-from pathlib import Path
 
 __all__ = ["EXERCISES", "Verdict", "exercises", "grade_exercise", "grade_file", "main"]
 
