@@ -3,7 +3,7 @@
     python -I -S _sandbox_runner.py JOB_DIR LIB_DIR...
 
 JOB_DIR (read-only) holds job.json ({"function": name, "cases": [[argument, ...], ...], "allowed": [module, ...],
-"helpers": text, "messages": {module: text}}), the learner's extracted code (submission.py) and the array
+"helpers": text, "refused": {module: what it hands the work to}, "unavailable": {module: why}}), the learner's extracted code (submission.py) and the array
 arguments (in_<case>_<arg>.npy). An argument is {"npy": file}, {"int": n}, {"float": v} or {"tuple": [ints]}.
 
 The answers go to the grader through the standard output the runner had when it started (the learner's code gets
@@ -29,7 +29,7 @@ ALWAYS = {"numpy", "math", "cmath", "itertools", "functools", "collections", "op
 SUBMISSION = "__submission__"
 
 
-def _install_hook(allowed, helpers, messages):
+def _install_hook(allowed, helpers, refused, unavailable):
     """Replace __import__: an import written in the learner's code (whose globals are the submission's) must be
     allowed; imports made inside numpy or the helpers are not restricted."""
     real_import = builtins.__import__
@@ -40,19 +40,25 @@ def _install_hook(allowed, helpers, messages):
                 raise ImportError("relative imports are not available while grading")
             top = name.split(".")[0]
             if not (top in ALWAYS or name in allowed or (top == "cnnlib" and name == "cnnlib")):
-                raise ImportError(_refusal(name, helpers, messages))
+                raise ImportError(_refusal(name, helpers, refused, unavailable))
         return real_import(name, globals, locals, fromlist, level)
 
     builtins.__import__ = guarded
 
 
-def _refusal(name, helpers, messages):
-    for prefix in sorted(messages, key=len, reverse=True):
+def _longest_prefix(name, table):
+    for prefix in sorted(table, key=len, reverse=True):
         if name == prefix or name.startswith(prefix + "."):
-            what = messages[prefix]
-            break
+            return table[prefix]
+    return None
+
+
+def _refusal(name, helpers, refused, unavailable):
+    who = _longest_prefix(name, refused)
+    if who:
+        what = f"this hands the work to {who}; the exercise asks you to derive it"
     else:
-        what = f"`{name}` is not among what this exercise may use"
+        what = _longest_prefix(name, unavailable) or f"`{name}` is not among what this exercise may use"
     return (f"while grading, `import {name}` is refused: {what}. Your code may import numpy (and math, itertools, "
             f"functools, collections){' and ' + helpers if helpers else ''}.")
 
@@ -117,7 +123,7 @@ def main(job_dir, lib_dirs):
         channel.flush()
         raise SystemExit(3) from exc
     _send(channel, "ready")
-    _install_hook(allowed, job.get("helpers", ""), job.get("messages", {}))
+    _install_hook(allowed, job.get("helpers", ""), job.get("refused", {}), job.get("unavailable", {}))
     namespace = {"__name__": SUBMISSION, "__builtins__": builtins}
     try:
         exec(compile(code, "<your code>", "exec"), namespace)

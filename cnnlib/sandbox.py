@@ -37,7 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["Extracted", "SandboxBroken", "SandboxError", "extract", "run_function", "sandbox_kind", "REFUSED"]
+__all__ = ["Extracted", "SandboxBroken", "SandboxError", "extract", "run_function", "sandbox_kind", "REFUSED",
+           "UNAVAILABLE"]
 
 RUNNER = Path(__file__).with_name("_sandbox_runner.py")
 MAX_ANSWER_BYTES = 256 * 2**20     # the grader reads at most this much of a sandbox's answers
@@ -46,29 +47,33 @@ MAX_SUBMISSION_BYTES = 100 * 2**20  # a larger notebook is not read
 DEFAULT_MEMORY = 2 * 2**30         # bytes of address space the sandboxed process may use
 MAX_PROCESSES = 64                 # processes the sandbox's user may run (not enforced when grading as root)
 
-# What an import the exercise does not allow would have handed the work to (shown in the refusal).
+# What an import the exercise does not allow would hand the work to (shown in the refusal) ...
 REFUSED = {
-    "scipy": "scipy's correlate/convolve routines would do this exercise's work",
-    "torch": "PyTorch's autograd computes the gradient for you",
-    "jax": "an automatic-differentiation library computes the gradient for you",
-    "tensorflow": "an automatic-differentiation library computes the gradient for you",
-    "autograd": "an automatic-differentiation library computes the gradient for you",
-    "cnnlib": "this part of cnnlib computes this for you; the exercise asks you to derive it",
-    "cnnlib.layers": "cnnlib's layers (Conv2D, ConvTranspose2D, MaxPool2D, Dense ...) compute this in their "
-                     "forward/backward passes; the exercise asks you to derive it",
-    "cnnlib.model": "Sequential's backward pass computes this for you",
-    "cnnlib.autodiff": "cnnlib.autodiff's Tensor computes the gradient for you",
-    "cnnlib.gradcheck": "numerical_gradient estimates this gradient for you",
-    "cnnlib.weight_sharing": "conv_matrix and tie_gradient build the answer for you",
-    "cnnlib.speed": "cnnlib.speed's convolutions compute this for you",
-    "cnnlib.transposed": "cnnlib.transposed computes this for you",
-    "cnnlib.losses": "the loss layers compute this gradient for you",
-    "cnnlib.signal": "this 2-D operation is what the exercise asks you to build without",
-    "cnnlib.exercises": "the checker's reference is what your answer is compared with",
+    "scipy": "scipy, whose correlate and convolve routines do this exercise's work",
+    "torch": "PyTorch's autograd, which computes the gradient for you",
+    "jax": "an automatic-differentiation library, which computes the gradient for you",
+    "tensorflow": "an automatic-differentiation library, which computes the gradient for you",
+    "autograd": "an automatic-differentiation library, which computes the gradient for you",
+    "cnnlib": "cnnlib's own code, which computes this for you",
+    "cnnlib.layers": "cnnlib's layers (Conv2D, ConvTranspose2D, MaxPool2D, Dense ...), whose forward and backward "
+                     "passes compute this",
+    "cnnlib.model": "Sequential, whose backward pass computes this",
+    "cnnlib.autodiff": "cnnlib.autodiff's Tensor, which computes the gradient for you",
+    "cnnlib.gradcheck": "numerical_gradient, which estimates this gradient for you",
+    "cnnlib.weight_sharing": "conv_matrix and tie_gradient, which build the answer for you",
+    "cnnlib.speed": "cnnlib.speed's convolutions, which compute this for you",
+    "cnnlib.transposed": "cnnlib.transposed, which computes this for you",
+    "cnnlib.losses": "the loss layers, which compute this gradient for you",
+    "cnnlib.signal": "the 2-D operation the exercise asks you to build without",
+    "cnnlib.exercises": "the checker's reference, which is what your answer is compared with",
+}
+# ... and why the modules that hand over no work are not there either.
+UNAVAILABLE = {
     "os": "the sandbox has no files of yours to work with",
     "sys": "the interpreter's internals do not help with this exercise",
     "inspect": "reading the grader's frames finds only your inputs",
     "subprocess": "the sandbox runs no other programs",
+    "socket": "the sandbox has no network",
 }
 
 
@@ -302,8 +307,8 @@ def _helper_module(module, names, modes):
     parts.append(f"""def __getattr__(name):
     if name.startswith("__"):
         raise AttributeError(name)
-    raise ImportError(f"while grading, {module}.{{name}} is refused: this exercise may use only "
-                      f"{', '.join(sorted(names))} from {module}; the rest computes the answer for you")""")
+    raise ImportError(f"while grading, {module}.{{name}} is refused: it hands the work to {REFUSED[module]}. This "
+                      f"exercise may use only {', '.join(sorted(names))} from {module}")""")
     return "\n\n".join(parts) + "\n"
 
 
@@ -323,8 +328,8 @@ def _write_helpers(root, allow, modes):
 def __getattr__(name):
     if name.startswith("__"):
         raise AttributeError(name)
-    raise ImportError(f"while grading, cnnlib.{{name}} is refused: this exercise may use only "
-                      f"{', '.join(allowed) or 'numpy'} from cnnlib; the rest of cnnlib computes the answer for you")
+    raise ImportError(f"while grading, cnnlib.{{name}} is refused: it hands the work to cnnlib's own code, which "
+                      f"computes this for you. This exercise may use only {', '.join(allowed) or 'numpy'} from cnnlib")
 """)
     (pkg / "__init__.py").write_text("\n".join(lines))
 
@@ -510,7 +515,7 @@ def run_function(code, function, cases, n_outputs, allow=None, modes=None, timeo
         _write_helpers(helpers, allow, modes)
         (job / "submission.py").write_text(code)
         spec = {"function": function, "cases": [_save_case(job, i, c) for i, c in enumerate(cases)],
-                "allowed": sorted(allow), "messages": REFUSED,
+                "allowed": sorted(allow), "refused": REFUSED, "unavailable": UNAVAILABLE,
                 "helpers": " and ".join(f"{m} ({', '.join(sorted(n))})" for m, n in sorted(allow.items()))}
         (job / "job.json").write_text(json.dumps(spec))
         if kind == "bubblewrap":

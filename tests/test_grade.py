@@ -169,7 +169,7 @@ def test_gamed_submissions_fail_through_the_command_line(tmp_path, capsys):
     alias.write_text("from cnnlib.exercises.softmax import _reference as softmax_ce_backward\n")
     assert g.main([str(alias)]) == 1
     out = capsys.readouterr().out
-    assert "refused" in out and "reference is what your answer is compared with" in out
+    assert "refused" in out and "the checker's reference, which is what your answer is compared with" in out
 
     library = tmp_path / "library.py"
     library.write_text("from cnnlib.losses import SoftmaxCrossEntropy\n\n"
@@ -177,4 +177,4 @@ def test_gamed_submissions_fail_through_the_command_line(tmp_path, capsys):
                        "    loss = SoftmaxCrossEntropy()\n    loss.forward(logits, labels)\n"
                        "    return loss.backward()\n")
     assert g.main([str(library)]) == 1
-    assert "`import cnnlib.losses` is refused: the loss layers compute this gradient for you" in capsys.readouterr().out
+    assert "`import cnnlib.losses` is refused: this hands the work to the loss layers" in capsys.readouterr().out
