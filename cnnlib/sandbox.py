@@ -15,10 +15,11 @@ needs. ``run_function`` writes that code and the case arguments into a fresh fol
   the grades file. The answers come back through a pipe.
 - without bwrap (macOS, Windows, or a Linux that forbids it): a plain child process in a fresh temporary folder,
   with the same time and memory limits and the same import hook, but WITHOUT file-system isolation: code there
-  can read and write every file the grader's user can (``SANDBOX_KIND`` says which one runs).
+  can read and write every file the grader's user can (``sandbox_kind()`` says which one runs; the environment
+  variable CNNLIB_SANDBOX=subprocess forces it, for tests).
 
 Either way a time limit (the process is killed) and a memory limit (RLIMIT_AS) apply, and the learner's code can
-import only numpy, a few harmless standard modules and the allowed helpers. The answers come back as .npy files
+import only numpy, a few harmless standard modules and the allowed helpers. The answers come back as .npy
 data read with ``allow_pickle=False``: float64 arrays or an error text, never an object.
 """
 
@@ -341,20 +342,24 @@ def _numpy_dirs():
 
 
 _KIND = None
+_OWN_USER = True  # run the sandbox as an unprivileged user of its own (needs bwrap's user namespaces)
 
 
 def sandbox_kind():
     """"bubblewrap" when bwrap can start a sandbox here, else "subprocess" (no file-system isolation)."""
-    global _KIND
+    global _KIND, _OWN_USER
     if _KIND is None:
         _KIND = "subprocess"
         if os.environ.get("CNNLIB_SANDBOX") != "subprocess" and shutil.which("bwrap"):
-            with tempfile.TemporaryDirectory(prefix="cnnlib-sandbox-probe-") as tmp:
-                probe = subprocess.run(_bwrap_prefix(Path(tmp), [], Path(tmp), Path(tmp))
-                                       + [str(_interpreter()), "-I", "-S", "-c", "pass"],
-                                       capture_output=True, timeout=60)
-            if probe.returncode == 0:
-                _KIND = "bubblewrap"
+            for own_user in (True, False):  # a setuid bwrap may refuse a user namespace but still isolate
+                _OWN_USER = own_user
+                with tempfile.TemporaryDirectory(prefix="cnnlib-sandbox-probe-") as tmp:
+                    probe = subprocess.run(_bwrap_prefix(Path(tmp), [], Path(tmp), Path(tmp))
+                                           + [str(_interpreter()), "-I", "-S", "-c", "pass"],
+                                           capture_output=True, timeout=60)
+                if probe.returncode == 0:
+                    _KIND = "bubblewrap"
+                    break
     return _KIND
 
 
@@ -366,8 +371,10 @@ def _bwrap_prefix(job, lib_dirs, helpers, empty):
     """bwrap's command line: no namespace shared with the machine, an unprivileged user, read-only Python + numpy
     + helpers + the job, a small writable /tmp, and nothing else of the file system."""
     base = Path(sys.base_prefix).resolve()
-    cmd = [shutil.which("bwrap") or "bwrap", "--unshare-all", "--unshare-user", "--uid", "65534", "--gid", "65534",
-           "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--ro-bind", "/usr", "/usr"]
+    cmd = [shutil.which("bwrap") or "bwrap", "--unshare-all"]
+    if _OWN_USER:
+        cmd += ["--unshare-user", "--uid", "65534", "--gid", "65534"]
+    cmd += ["--die-with-parent", "--new-session", "--cap-drop", "ALL", "--ro-bind", "/usr", "/usr"]
     for d in ("/lib", "/lib64", "/lib32", "/bin", "/sbin"):
         if os.path.lexists(d):
             cmd += ["--ro-bind", d, d]  # usually symlinks into /usr on current distributions
