@@ -240,6 +240,14 @@ def autograde(submissions, csv="grades.csv", timeout=DEFAULT_TIMEOUT, log=print,
         f"{seed}")
     if kind != "bubblewrap":
         log(FALLBACK_WARNING)
+    for name in wanted:  # every exercise has its solution cell and its graded test cell
+        cells = json.loads((NOTEBOOKS / f"{name}.ipynb").read_text(encoding="utf-8"))["cells"]
+        ids = {c.get("metadata", {}).get("nbgrader", {}).get("grade_id") for c in cells}
+        for _, spec in _exercises_of(name):
+            for cell in (spec.function, f"{spec.function}_test"):
+                if cell not in ids:
+                    raise RuntimeError(f"the course is broken: notebooks/{name}.ipynb has no nbgrader cell {cell!r} "
+                                       f"for the exercise {spec.function}")
     csv = Path(csv).resolve()
     with tempfile.TemporaryDirectory(prefix="cnnlib-course-") as tmp:
         course = Path(course or tmp).resolve()

@@ -308,18 +308,24 @@ def test_gradebook_export_and_feedback_agree_with_the_csv(graded):
     assert "Score: 2.0 / 2.0" in page and "hidden cases (seed 12) agree" in page
 
 
-def test_a_course_whose_own_solution_fails_is_broken(monkeypatch, tmp_path, released_all, capsys):
+@pytest.mark.parametrize("breakage", ["a wrong solution", "a renamed test cell"])
+def test_a_broken_course_stops_before_grading_anyone(monkeypatch, tmp_path, released_all, capsys, breakage):
     notebooks = tmp_path / "notebooks"
     notebooks.mkdir()
     nb = nbformat.read(classroom.NOTEBOOKS / f"{NAME}.ipynb", as_version=4)
     for cell in nb.cells:
-        if cell.metadata.get("nbgrader", {}).get("solution"):
+        meta = cell.metadata.get("nbgrader", {})
+        if breakage == "a wrong solution" and meta.get("solution"):
             cell.source = cell.source.replace("return dx, dV[::-1, ::-1], delta.sum()", "return dx, dV, delta.sum()")
+        if breakage == "a renamed test cell" and meta.get("grade"):
+            meta["grade_id"] = "rotation_test"
     nbformat.write(nb, notebooks / f"{NAME}.ipynb")
     monkeypatch.setattr(classroom, "NOTEBOOKS", notebooks)
     _submission(released_all[NAME], tmp_path / "subs", "alice", {"convolution_layer_backward": HONEST_04})
     assert classroom.main(["grade", str(tmp_path / "subs"), "--csv", str(tmp_path / "g.csv")]) == 2
-    assert "the course is broken" in capsys.readouterr().err and not (tmp_path / "g.csv").exists()
+    err = capsys.readouterr().err
+    assert "the course is broken" in err and not (tmp_path / "g.csv").exists()
+    assert ("does not pass in the" in err) if breakage == "a wrong solution" else ("convolution_layer_backward_test" in err)
 
 
 def test_the_options_reach_the_grader(monkeypatch, tmp_path):
