@@ -1,5 +1,5 @@
 # One command each: `make lab` (notebooks), `make test` (every test), `make export`, `make bench`, `make notebooks`,
-# `make student` (handout without solutions) and `make grade SUBMISSIONS=dir [TIMEOUT=s]` (autograde a class).
+# `make student` (handout without solutions) and `make grade SUBMISSIONS=dir [GRADES=file] [TIMEOUT=s]` (grade a class).
 # Everything goes into a private virtual environment, .venv, next to this file.
 
 PYTHON ?= python3
@@ -36,6 +36,7 @@ lab: setup
 
 test: setup-test
 	bash .ci/install-browser
+	bash .ci/install-bubblewrap
 	$(BIN)/python -m pytest
 
 # library tests only: no notebooks, no browser
@@ -46,8 +47,8 @@ test-fast: setup-test
 student: setup-classroom
 	$(BIN)/python -m cnnlib.classroom student
 
-# autograde SUBMISSIONS/<student>/NN_name.ipynb with nbgrader, write the grades to GRADES; a cell that runs
-# longer than TIMEOUT seconds is interrupted and its test fails (make grade SUBMISSIONS=dir TIMEOUT=60)
+# grade SUBMISSIONS/<student>/NN_name.ipynb: each exercise function runs in a bubblewrap sandbox (at most TIMEOUT
+# seconds), the verdicts go into nbgrader's gradebook and GRADES (make grade SUBMISSIONS=dir GRADES=g.csv TIMEOUT=60)
 SUBMISSIONS ?= submissions
 GRADES ?= grades.csv
 TIMEOUT ?= 120

@@ -4,6 +4,7 @@
     python -m cnnlib.classroom student 04_rotation_proof # only some notebooks
     python -m cnnlib.classroom grade submissions/        # grade every submission, then write grades.csv
     python -m cnnlib.classroom grade submissions/ --csv out.csv --timeout 60 --seed 7   # seconds per exercise
+    python -m cnnlib.classroom grade submissions/ --course course/   # keep nbgrader's gradebook and feedback
 
 ``make student`` and ``make grade SUBMISSIONS=dir [GRADES=file] [TIMEOUT=s]`` run these. The notebooks in
 ``notebooks/`` are nbgrader's *source* version: each exercise's solution sits between ``### BEGIN SOLUTION`` and
@@ -134,7 +135,7 @@ def grade_notebook(path, name, seed, timeout=DEFAULT_TIMEOUT):
         return zero(str(exc)), [str(exc)]
     notes = list(extracted.notes)
     expected_ids = {f"{s.function}_test" for _, s in specs} | {s.function for _, s in specs}
-    seen = extracted.grade_ids
+    seen = [g for g in extracted.grade_ids if not g.startswith("challenge_")]  # optional challenges: ungraded
     if sorted(set(seen)) != sorted(expected_ids) or len(seen) != len(set(seen)):
         renamed = sorted(set(seen) - expected_ids)
         doubled = sorted({g for g in seen if seen.count(g) > 1})
@@ -239,13 +240,30 @@ def autograde(submissions, csv="grades.csv", timeout=DEFAULT_TIMEOUT, log=print,
         f"{seed}")
     if kind != "bubblewrap":
         log(FALLBACK_WARNING)
+    for name in wanted:  # every exercise has its solution cell and its graded test cell
+        cells = json.loads((NOTEBOOKS / f"{name}.ipynb").read_text(encoding="utf-8"))["cells"]
+        ids = {c.get("metadata", {}).get("nbgrader", {}).get("grade_id") for c in cells}
+        for _, spec in _exercises_of(name):
+            for cell in (spec.function, f"{spec.function}_test"):
+                if cell not in ids:
+                    raise RuntimeError(f"the course is broken: notebooks/{name}.ipynb has no nbgrader cell {cell!r} "
+                                       f"for the exercise {spec.function}")
     csv = Path(csv).resolve()
     with tempfile.TemporaryDirectory(prefix="cnnlib-course-") as tmp:
         course = Path(course or tmp).resolve()
         course.mkdir(parents=True, exist_ok=True)
         _course(course, _assignments(wanted))
         _nbgrader(course, "generate_assignment", "*", "--force")  # records the graded cells and their points
-        from nbgrader.api import Gradebook
+        try:
+            from nbgrader.api import Gradebook
+        except ImportError:
+            raise RuntimeError("grading a class needs nbgrader: pip install -e \".[classroom]\"") from None
+
+        for name in wanted:  # the course's own solutions must pass in this sandbox, or nobody can be graded
+            for v in grade_notebook(NOTEBOOKS / f"{name}.ipynb", name, seed, timeout)[0]:
+                if not v.passed:
+                    raise RuntimeError(f"the course is broken: the solution of {v.function} in notebooks/{name}.ipynb "
+                                       f"does not pass in the {kind} sandbox: {v.message}")
 
         columns = ["student"] + [s.function for name in wanted for _, s in _exercises_of(name)]
         columns += ["score", "max_score", "reasons", "seed", "sandbox"]
@@ -256,7 +274,7 @@ def autograde(submissions, csv="grades.csv", timeout=DEFAULT_TIMEOUT, log=print,
                 log(f"grading {name} ({sum(n == name for _, n in found)} submission(s))")
                 for student in everyone:
                     path = found.get((student, name))
-                    if path is not None:  # a copy for nbgrader's records and feedback; it is never run
+                    if path is not None and path.is_file() and not path.is_symlink():  # for the records; never run
                         target = course / "submitted" / student / name
                         target.mkdir(parents=True, exist_ok=True)
                         shutil.copy(path, target / f"{name}.ipynb")
@@ -272,7 +290,7 @@ def autograde(submissions, csv="grades.csv", timeout=DEFAULT_TIMEOUT, log=print,
                             row["reasons"].append(f"{v.function}: {v.message}")
                     row["reasons"] += [f"{name}: {n}" for n in notes if all(n != v.message for v in verdicts)]
                     if path is not None:
-                        _feedback_notebook(course, student, name, verdicts)
+                        _feedback_notebook(course, student, name, verdicts)  # the released notebook + their text
         for row in rows.values():
             row["reasons"] = " | ".join(dict.fromkeys(row["reasons"]))
         _write_csv(csv, [rows[s] for s in everyone], columns)
@@ -298,13 +316,15 @@ def main(argv=None):
                    help=f"seconds one exercise's sandbox may run (default {DEFAULT_TIMEOUT})")
     g.add_argument("--seed", type=int, default=None,
                    help="seed of the hidden cases (default: a new one, written into the CSV)")
+    g.add_argument("--course", default=None, metavar="DIR",
+                   help="build the nbgrader course here and keep it (gradebook.db, feedback/); default: temporary")
     args = parser.parse_args(argv)
     try:
         if args.command == "student":
             for path in release(args.out, args.notebooks):
                 print(path)
         else:
-            autograde(args.submissions, args.csv, args.timeout, seed=args.seed)
+            autograde(args.submissions, args.csv, args.timeout, course=args.course, seed=args.seed)
     except (ValueError, RuntimeError, OSError) as exc:
         print(f"classroom: {exc}", file=sys.stderr)
         return 2

@@ -13,7 +13,8 @@ your files; see cnnlib/sandbox.py) on the cases the notebook shows and on hidden
 (printed; --seed repeats a run). Only float arrays come back; the comparison with the reference and the naming
 of mistakes happen here. The submission's own prints, exit code or patched checkers decide nothing. The sandbox
 lets the code import numpy and only the helpers the exercise allows (rot180, pad2d ...), never cnnlib's layers,
-scipy or torch.
+scipy or torch. Where bwrap cannot run (macOS, Windows), a plain subprocess in a temporary folder is used
+instead, with the same limits but NO file-system isolation; the output then says so.
 
 Exit code: 0 when every graded exercise passes, 1 when one fails (wrong, refused import, syntax error, time or
 memory limit), 2 when the submission cannot be read or defines none of the exercise functions.
@@ -24,7 +25,6 @@ import secrets
 import sys
 import zlib
 from dataclasses import dataclass
-from pathlib import Path
 
 __all__ = ["EXERCISES", "Verdict", "exercises", "grade_exercise", "grade_file", "main"]
 
@@ -160,7 +160,7 @@ def _pairs(items):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m cnnlib.grade", description=__doc__.split("\n\n")[0],
-                                     epilog=__doc__.split("\n\n", 2)[2],
+                                     epilog="\n\n".join(__doc__.split("\n\n")[1:]),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("submission", nargs="?", help="the student's .ipynb notebook or .py file")
     parser.add_argument("--check", action="append", default=[], metavar="CHECKER=FUNCTION",
@@ -186,7 +186,7 @@ def main(argv=None):
         print(FALLBACK_WARNING)
     try:
         results = grade_file(args.submission, _pairs(args.check) if args.check else None, seed, args.timeout)
-    except (sandbox.SandboxError, ValueError) as exc:
+    except (sandbox.SandboxError, sandbox.SandboxBroken, ValueError) as exc:
         print(f"grade: {exc}", file=sys.stderr)
         return 2
     if not results:

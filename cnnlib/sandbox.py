@@ -8,17 +8,19 @@ or a .py file WITHOUT running it and keeps, for one exercise function, the defin
 needs. ``run_function`` writes that code and the case arguments into a fresh folder and runs
 ``_sandbox_runner.py`` on them in a separate process:
 
-- with bubblewrap (``bwrap``, Linux): no network and no other namespace shared with the machine; a read-only
-  view of the Python interpreter's standard library, numpy, and a stand-in ``cnnlib`` package holding only the
-  helpers the exercise allows; its own empty /tmp; one writable folder for the answers. It sees neither the
-  course folder, nor the gradebook, nor other submissions, nor the grades file.
+- with bubblewrap (``bwrap``, Linux): no network and no other namespace shared with the machine, an unprivileged
+  user without capabilities, a read-only view of the Python interpreter's standard library, numpy, the job's
+  inputs and a stand-in ``cnnlib`` package holding only the helpers the exercise allows, and its own small /tmp
+  as the only writable place. It sees neither the course folder, nor the gradebook, nor other submissions, nor
+  the grades file. The answers come back through a pipe.
 - without bwrap (macOS, Windows, or a Linux that forbids it): a plain child process in a fresh temporary folder,
   with the same time and memory limits and the same import hook, but WITHOUT file-system isolation: code there
-  can read and write every file the grader's user can (``SANDBOX_KIND`` says which one runs).
+  can read and write every file the grader's user can (``sandbox_kind()`` says which one runs; the environment
+  variable CNNLIB_SANDBOX=subprocess forces it, for tests).
 
 Either way a time limit (the process is killed) and a memory limit (RLIMIT_AS) apply, and the learner's code can
-import only numpy, a few harmless standard modules and the allowed helpers. The answers come back as .npy files
-read with ``allow_pickle=False``: float64 arrays or an error text, never an object.
+import only numpy, a few harmless standard modules and the allowed helpers. The answers come back as .npy
+data read with ``allow_pickle=False``: float64 arrays or an error text, never an object.
 """
 
 import ast
@@ -36,40 +38,52 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["Extracted", "SandboxError", "extract", "run_function", "sandbox_kind", "REFUSED"]
+__all__ = ["Extracted", "SandboxBroken", "SandboxError", "extract", "run_function", "sandbox_kind", "REFUSED",
+           "UNAVAILABLE"]
 
 RUNNER = Path(__file__).with_name("_sandbox_runner.py")
-MAX_OUTPUT_BYTES = 64 * 2**20      # an answer file larger than this is not read
+MAX_ANSWER_BYTES = 256 * 2**20     # the grader reads at most this much of a sandbox's answers
+TMP_BYTES = 64 * 2**20             # the sandbox's /tmp (and the largest file it may write)
+MAX_SUBMISSION_BYTES = 100 * 2**20  # a larger notebook is not read
 DEFAULT_MEMORY = 2 * 2**30         # bytes of address space the sandboxed process may use
+MAX_PROCESSES = 64                 # processes the sandbox's user may run (not enforced when grading as root)
 
-# What an import the exercise does not allow would have handed the work to (shown in the refusal).
+# What an import the exercise does not allow would hand the work to (shown in the refusal) ...
 REFUSED = {
-    "scipy": "scipy's correlate/convolve routines would do this exercise's work",
-    "torch": "PyTorch's autograd computes the gradient for you",
-    "jax": "an automatic-differentiation library computes the gradient for you",
-    "tensorflow": "an automatic-differentiation library computes the gradient for you",
-    "autograd": "an automatic-differentiation library computes the gradient for you",
-    "cnnlib": "this part of cnnlib computes this for you; the exercise asks you to derive it",
-    "cnnlib.layers": "cnnlib's layers (Conv2D, ConvTranspose2D, MaxPool2D, Dense ...) compute this in their "
-                     "forward/backward passes; the exercise asks you to derive it",
-    "cnnlib.model": "Sequential's backward pass computes this for you",
-    "cnnlib.autodiff": "cnnlib.autodiff's Tensor computes the gradient for you",
-    "cnnlib.gradcheck": "numerical_gradient estimates this gradient for you",
-    "cnnlib.weight_sharing": "conv_matrix and tie_gradient build the answer for you",
-    "cnnlib.speed": "cnnlib.speed's convolutions compute this for you",
-    "cnnlib.transposed": "cnnlib.transposed computes this for you",
-    "cnnlib.losses": "the loss layers compute this gradient for you",
-    "cnnlib.signal": "this 2-D operation is what the exercise asks you to build without",
-    "cnnlib.exercises": "the checker's reference is what your answer is compared with",
+    "scipy": "scipy, whose correlate and convolve routines do this exercise's work",
+    "torch": "PyTorch's autograd, which computes the gradient for you",
+    "jax": "an automatic-differentiation library, which computes the gradient for you",
+    "tensorflow": "an automatic-differentiation library, which computes the gradient for you",
+    "autograd": "an automatic-differentiation library, which computes the gradient for you",
+    "cnnlib": "cnnlib's own code, which computes this for you",
+    "cnnlib.layers": "cnnlib's layers (Conv2D, ConvTranspose2D, MaxPool2D, Dense ...), whose forward and backward "
+                     "passes compute this",
+    "cnnlib.model": "Sequential, whose backward pass computes this",
+    "cnnlib.autodiff": "cnnlib.autodiff's Tensor, which computes the gradient for you",
+    "cnnlib.gradcheck": "numerical_gradient, which estimates this gradient for you",
+    "cnnlib.weight_sharing": "conv_matrix and tie_gradient, which build the answer for you",
+    "cnnlib.speed": "cnnlib.speed's convolutions, which compute this for you",
+    "cnnlib.transposed": "cnnlib.transposed, which computes this for you",
+    "cnnlib.losses": "the loss layers, which compute this gradient for you",
+    "cnnlib.signal": "the 2-D operation the exercise asks you to build without",
+    "cnnlib.exercises": "the checker's reference, which is what your answer is compared with",
+}
+# ... and why the modules that hand over no work are not there either.
+UNAVAILABLE = {
     "os": "the sandbox has no files of yours to work with",
     "sys": "the interpreter's internals do not help with this exercise",
     "inspect": "reading the grader's frames finds only your inputs",
     "subprocess": "the sandbox runs no other programs",
+    "socket": "the sandbox has no network",
 }
 
 
 class SandboxError(Exception):
     """The submission cannot be read or its function not extracted; the message says why, for the learner."""
+
+
+class SandboxBroken(RuntimeError):
+    """The sandbox itself failed before any of the learner's code ran: a problem of this machine or course."""
 
 
 # ---- reading a submission without running it ------------------------------------------------------------
@@ -94,9 +108,17 @@ def _bound_names(node):
         return [(a.asname or a.name).split(".")[0] for a in node.names if a.name != "*"]
     if isinstance(node, (ast.Assign, ast.AnnAssign)):
         targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-        names = []
+        names = []  # x = ..., x, y = ...; not a.b = ... or a[i] = ..., which bind nothing
         for t in targets:
-            names += [n.id for n in ast.walk(t) if isinstance(n, ast.Name)]
+            stack = [t]
+            while stack:
+                t = stack.pop()
+                if isinstance(t, ast.Name):
+                    names.append(t.id)
+                elif isinstance(t, (ast.Tuple, ast.List)):
+                    stack += t.elts
+                elif isinstance(t, ast.Starred):
+                    stack.append(t.value)
         return names
     return []
 
@@ -130,7 +152,8 @@ class Extracted:
     grade_ids: list = field(default_factory=list)
 
     def defines(self, name):
-        return name in self.bindings and isinstance(self.bindings[name][0], (ast.FunctionDef, ast.AsyncFunctionDef))
+        """``name`` is bound at top level: a def, or an assignment or import (a lambda, an alias)."""
+        return name in self.bindings
 
     def syntax_error_for(self, name):
         """The syntax error of a cell that defines ``name`` (when no correct definition exists), or None."""
@@ -144,6 +167,13 @@ class Extracted:
         in notebook order. Imports keep only the names that are needed."""
         if not self.defines(name):
             raise SandboxError(self.syntax_error_for(name) or f"{self.path.name} defines no function {name!r}")
+        try:
+            return self._code_for(name)
+        except (RecursionError, MemoryError, ValueError) as exc:
+            raise SandboxError(f"the code of {name} cannot be read ({type(exc).__name__}: nested too deeply?)") \
+                from None
+
+    def _code_for(self, name):
         needed, todo, picked = set(), [name], {}
         while todo:
             n = todo.pop()
@@ -165,6 +195,10 @@ class Extracted:
 
 def _read_cells(path):
     """[(where, source)] of the code in ``path``: each code cell of a notebook, or the whole .py file."""
+    if path.is_symlink() or not path.is_file():
+        raise SandboxError(f"{path.name} is not a regular file (a link or a device?); hand in the notebook itself")
+    if path.stat().st_size > MAX_SUBMISSION_BYTES:
+        raise SandboxError(f"{path.name} is larger than {MAX_SUBMISSION_BYTES // 2**20} MB; clear its outputs")
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
@@ -180,6 +214,8 @@ def _read_cells(path):
     except json.JSONDecodeError as exc:
         raise SandboxError(f"{path.name} is not a readable notebook (broken JSON at line {exc.lineno}: "
                            f"{exc.msg}; was it truncated?)") from None
+    except RecursionError:
+        raise SandboxError(f"{path.name} is not a readable notebook (its JSON is nested too deeply)") from None
     cells = nb.get("cells") if isinstance(nb, dict) else None
     if not isinstance(cells, list):
         raise SandboxError(f"{path.name} is not a notebook: it has no list of cells")
@@ -207,12 +243,15 @@ def extract(path):
     position = 0
     for where, source in cells:
         try:
-            tree = ast.parse(_python(source))
-        except SyntaxError as exc:
+            tree = ast.parse(_python(source) if path.suffix == ".ipynb" else source)
+        except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
             names = [line.split("def ", 1)[1].split("(")[0].strip() for line in source.splitlines()
                      if line.lstrip().startswith("def ")]
-            line = f"line {exc.lineno}: " if exc.lineno else ""
-            ex.syntax_errors.append((where, f"{line}{exc.msg}", names))
+            if isinstance(exc, SyntaxError):
+                text = (f"line {exc.lineno}: " if exc.lineno else "") + str(exc.msg)
+            else:
+                text = f"the cell cannot be read ({type(exc).__name__})"
+            ex.syntax_errors.append((where, text, names))
             continue
         for node in tree.body:
             for name in _bound_names(node):
@@ -262,10 +301,15 @@ def _helper_module(module, names, modes):
         parts.append(f"_{name}_any_mode = {name}\n\n"
                      f"def {name}{sig}:\n"
                      f"    if mode not in {tuple(allowed)!r}:\n"
-                     f"        raise ValueError(f'{name}: this exercise allows only mode {' or '.join(allowed)}; "
-                     f"got {{mode!r}}. Do that step yourself.')\n"
+                     f"        raise ValueError(f\"{name}: this exercise allows only mode {' or '.join(map(repr, allowed))}; "
+                     f"got {{mode!r}}. Do that step yourself.\")\n"
                      f"    return _{name}_any_mode({call})")
     parts.append(f"__all__ = {sorted(names)!r}")
+    parts.append(f"""def __getattr__(name):
+    if name.startswith("__"):
+        raise AttributeError(name)
+    raise ImportError(f"while grading, {module}.{{name}} is refused: it hands the work to {REFUSED[module]}. This "
+                      f"exercise may use only {', '.join(sorted(names))} from {module}")""")
     return "\n\n".join(parts) + "\n"
 
 
@@ -283,8 +327,10 @@ def _write_helpers(root, allow, modes):
     lines.append(f"""
 
 def __getattr__(name):
-    raise ImportError(f"while grading, cnnlib.{{name}} is refused: this exercise may use only "
-                      f"{', '.join(allowed) or 'numpy'} from cnnlib; the rest of cnnlib computes the answer for you")
+    if name.startswith("__"):
+        raise AttributeError(name)
+    raise ImportError(f"while grading, cnnlib.{{name}} is refused: it hands the work to cnnlib's own code, which "
+                      f"computes this for you. This exercise may use only {', '.join(allowed) or 'numpy'} from cnnlib")
 """)
     (pkg / "__init__.py").write_text("\n".join(lines))
 
@@ -296,20 +342,24 @@ def _numpy_dirs():
 
 
 _KIND = None
+_OWN_USER = True  # run the sandbox as an unprivileged user of its own (needs bwrap's user namespaces)
 
 
 def sandbox_kind():
     """"bubblewrap" when bwrap can start a sandbox here, else "subprocess" (no file-system isolation)."""
-    global _KIND
+    global _KIND, _OWN_USER
     if _KIND is None:
         _KIND = "subprocess"
         if os.environ.get("CNNLIB_SANDBOX") != "subprocess" and shutil.which("bwrap"):
-            with tempfile.TemporaryDirectory(prefix="cnnlib-sandbox-probe-") as tmp:
-                probe = subprocess.run(_bwrap_prefix(Path(tmp), [], Path(tmp))
-                                       + [str(_interpreter()), "-I", "-S", "-c", "pass"],
-                                       capture_output=True, timeout=60)
-            if probe.returncode == 0:
-                _KIND = "bubblewrap"
+            for own_user in (True, False):  # a setuid bwrap may refuse a user namespace but still isolate
+                _OWN_USER = own_user
+                with tempfile.TemporaryDirectory(prefix="cnnlib-sandbox-probe-") as tmp:
+                    probe = subprocess.run(_bwrap_prefix(Path(tmp), [], Path(tmp), Path(tmp))
+                                           + [str(_interpreter()), "-I", "-S", "-c", "pass"],
+                                           capture_output=True, timeout=60)
+                if probe.returncode == 0:
+                    _KIND = "bubblewrap"
+                    break
     return _KIND
 
 
@@ -317,11 +367,14 @@ def _interpreter():
     return Path(os.path.realpath(sys.executable))
 
 
-def _bwrap_prefix(io, lib_dirs, helpers):
-    """bwrap's command line: nothing shared with the machine, read-only Python + numpy + helpers, /io writable."""
+def _bwrap_prefix(job, lib_dirs, helpers, empty):
+    """bwrap's command line: no namespace shared with the machine, an unprivileged user, read-only Python + numpy
+    + helpers + the job, a small writable /tmp, and nothing else of the file system."""
     base = Path(sys.base_prefix).resolve()
-    cmd = [shutil.which("bwrap") or "bwrap", "--unshare-all", "--die-with-parent", "--new-session",
-           "--cap-drop", "ALL", "--ro-bind", "/usr", "/usr"]
+    cmd = [shutil.which("bwrap") or "bwrap", "--unshare-all"]
+    if _OWN_USER:
+        cmd += ["--unshare-user", "--uid", "65534", "--gid", "65534"]
+    cmd += ["--die-with-parent", "--new-session", "--cap-drop", "ALL", "--ro-bind", "/usr", "/usr"]
     for d in ("/lib", "/lib64", "/lib32", "/bin", "/sbin"):
         if os.path.lexists(d):
             cmd += ["--ro-bind", d, d]  # usually symlinks into /usr on current distributions
@@ -336,11 +389,12 @@ def _bwrap_prefix(io, lib_dirs, helpers):
                    Path(f"/usr/lib/{version}/site-packages"), Path(f"/usr/local/lib/{version}"),
                    Path("/usr/local/lib/python3"), Path(f"/usr/lib/{version}/dist-packages")):
         if hidden.is_dir():
-            cmd += ["--tmpfs", str(hidden)]
+            cmd += ["--ro-bind", str(empty), str(hidden)]
     for d in lib_dirs:
         cmd += ["--ro-bind", str(d), f"/sandbox/lib/{d.name}"]
-    cmd += ["--ro-bind", str(helpers), "/sandbox/helpers", "--bind", str(io), "/io",
-            "--tmpfs", "/tmp", "--proc", "/proc", "--dev", "/dev", "--chdir", "/tmp"]
+    cmd += ["--ro-bind", str(helpers), "/sandbox/helpers", "--ro-bind", str(job), "/sandbox/job",
+            "--size", str(TMP_BYTES), "--tmpfs", "/tmp", "--proc", "/proc", "--dev", "/dev",
+            "--remount-ro", "/", "--chdir", "/tmp"]
     return cmd
 
 
@@ -350,8 +404,9 @@ def _limits(memory, cpu_seconds):
 
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
         resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (MAX_OUTPUT_BYTES, MAX_OUTPUT_BYTES))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (TMP_BYTES, TMP_BYTES))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        resource.setrlimit(resource.RLIMIT_NPROC, (MAX_PROCESSES, MAX_PROCESSES))  # (root is exempt)
     return apply
 
 
@@ -360,14 +415,14 @@ def _env():
             "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
-def _save_case(io, i, args):
+def _save_case(job, i, args):
     specs = []
     for j, a in enumerate(args):
         if isinstance(a, np.ndarray):
             if a.dtype == object:
                 raise ValueError("a case argument is an object array")
             name = f"in_{i}_{j}.npy"
-            np.save(io / name, a, allow_pickle=False)
+            np.save(job / name, a, allow_pickle=False)
             specs.append({"npy": name})
         elif isinstance(a, (bool, int, np.integer)):
             specs.append({"int": int(a)})
@@ -380,49 +435,64 @@ def _save_case(io, i, args):
     return specs
 
 
-def _read_plain(path, limit=MAX_OUTPUT_BYTES):
-    """Bytes of a regular file that the sandbox wrote (no symlink followed), or None."""
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-    except OSError:
-        return None
-    try:
-        st = os.fstat(fd)
-        if not (st.st_mode & 0o170000 == 0o100000) or st.st_size > limit:
-            return None
-        with os.fdopen(fd, "rb") as f:
-            fd = None
-            return f.read(limit + 1)
-    finally:
-        if fd is not None:
-            os.close(fd)
+def _read_capped(stream, limit, into):
+    """Read ``stream`` into the bytearray ``into``, at most ``limit`` bytes; then stop listening (the writer gets
+    a broken pipe)."""
+    while True:
+        try:
+            chunk = os.read(stream.fileno(), 1 << 16)  # what is there now: a detached child may hold the pipe open
+        except OSError:
+            break
+        if not chunk:
+            break
+        into += chunk[:max(0, limit - len(into))]
+        if len(into) >= limit:
+            break
+    stream.close()
 
 
-def _load_array(path):
-    """A float64 ndarray from a .npy the sandbox wrote, or an error text. Never unpickles."""
+def _array(data):
+    """A float64 ndarray from .npy bytes, or an error text. Never unpickles, never keeps a subclass."""
     import io as _io
 
-    data = _read_plain(path)
-    if data is None:
-        return None
     try:
         a = np.load(_io.BytesIO(data), allow_pickle=False)
-    except Exception as exc:  # noqa: BLE001 - a malformed file is the learner's problem, reported as text
+    except Exception as exc:  # noqa: BLE001 - malformed bytes are the learner's problem, reported as text
         return f"an output that is not a plain array of numbers ({type(exc).__name__})"
     if type(a) is not np.ndarray or a.dtype != np.float64:
         return "an output that is not an array of float64 numbers"
     return a
 
 
-def _status(io, i):
-    data = _read_plain(io / f"status_{i}.json", limit=8192)
-    if data is None:
-        return {}
-    try:
-        status = json.loads(data.decode("utf-8", "replace"))
-    except ValueError:
-        return {}
-    return status if isinstance(status, dict) else {}
+def _parse(data):
+    """{case: tuple of arrays or error text} from the runner's byte stream; stops at the first malformed record."""
+    records, pos = {}, 0
+    while pos < len(data):
+        end = data.find(b"\n", pos, pos + 65536)
+        if end < 0:
+            break
+        try:
+            head = json.loads(data[pos:end].decode("utf-8"))
+            case, sizes = head["case"], [int(n) for n in head.get("sizes", [])]
+        except (ValueError, KeyError, TypeError, AttributeError):
+            break
+        pos = end + 1
+        if any(n < 0 for n in sizes) or pos + sum(sizes) > len(data):
+            break
+        arrays = []
+        for n in sizes:
+            arrays.append(_array(bytes(data[pos:pos + n])))
+            pos += n
+        if case in records:  # the first answer counts
+            continue
+        if case == "ready":
+            records[case] = True
+        elif head.get("error") is not None:
+            records[case] = str(head["error"])[:500]
+        else:
+            bad = [a for a in arrays if isinstance(a, str)]
+            records[case] = bad[0] if bad else tuple(arrays)
+    return records
 
 
 @dataclass
@@ -439,36 +509,41 @@ class Run:
 def run_function(code, function, cases, n_outputs, allow=None, modes=None, timeout=60.0, memory=DEFAULT_MEMORY):
     """Run ``function`` (defined by ``code``) on every case in a sandbox and return a Run. ``n_outputs[i]``: how
     many output arrays case i must give back."""
+    import threading
+
     kind = sandbox_kind()
     allow, modes = dict(allow or {}), dict(modes or {})
     with tempfile.TemporaryDirectory(prefix="cnnlib-sandbox-") as tmp:
         tmp = Path(tmp)
-        io, helpers = tmp / "io", tmp / "helpers"
-        io.mkdir(0o700)
-        helpers.mkdir()
+        job, helpers, empty = tmp / "job", tmp / "helpers", tmp / "empty"
+        for d in (job, helpers, empty):
+            d.mkdir()
         shutil.copy(RUNNER, helpers / "runner.py")
         _write_helpers(helpers, allow, modes)
-        (io / "submission.py").write_text(code)
-        job = {"function": function, "cases": [_save_case(io, i, c) for i, c in enumerate(cases)],
-               "allowed": sorted(allow), "messages": REFUSED,
-               "helpers": " and ".join(f"{m} ({', '.join(sorted(n))})" for m, n in sorted(allow.items()))}
-        (io / "job.json").write_text(json.dumps(job))
+        (job / "submission.py").write_text(code)
+        spec = {"function": function, "cases": [_save_case(job, i, c) for i, c in enumerate(cases)],
+                "allowed": sorted(allow), "refused": REFUSED, "unavailable": UNAVAILABLE,
+                "helpers": " and ".join(f"{m} ({', '.join(sorted(n))})" for m, n in sorted(allow.items()))}
+        (job / "job.json").write_text(json.dumps(spec))
         if kind == "bubblewrap":
-            cmd = _bwrap_prefix(io, _numpy_dirs(), helpers) + [
-                str(_interpreter()), "-I", "-S", "/sandbox/helpers/runner.py", "/io", "/sandbox/lib",
+            cmd = _bwrap_prefix(job, _numpy_dirs(), helpers, empty) + [
+                str(_interpreter()), "-I", "-S", "/sandbox/helpers/runner.py", "/sandbox/job", "/sandbox/lib",
                 "/sandbox/helpers"]
             cwd = tmp
         else:
-            libs = tmp / "lib"
+            libs, cwd = tmp / "lib", tmp / "work"
             libs.mkdir()
+            cwd.mkdir()
             for d in _numpy_dirs():
                 os.symlink(d, libs / d.name)
-            cmd = [str(_interpreter()), "-I", "-S", str(helpers / "runner.py"), str(io), str(libs), str(helpers)]
-            cwd = io
-        timed_out = False
-        proc = subprocess.Popen(cmd, cwd=cwd, env=_env(), stdin=subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+            cmd = [str(_interpreter()), "-I", "-S", str(helpers / "runner.py"), str(job), str(libs), str(helpers)]
+        data = bytearray()
+        proc = subprocess.Popen(cmd, cwd=cwd, env=_env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, start_new_session=True,
                                 preexec_fn=_limits(memory, int(timeout) + 2))
+        reader = threading.Thread(target=_read_capped, args=(proc.stdout, MAX_ANSWER_BYTES, data), daemon=True)
+        reader.start()
+        timed_out = False
         try:
             proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -479,26 +554,20 @@ def run_function(code, function, cases, n_outputs, allow=None, modes=None, timeo
             except (ProcessLookupError, PermissionError):
                 pass
             proc.wait()
-        load = _status(io, "load")
-        outputs = []
-        for i in range(len(cases)):
-            status = _status(io, i)
-            arrays = [_load_array(io / f"out_{i}_{k}.npy") for k in range(n_outputs[i])]
-            if all(isinstance(a, np.ndarray) for a in arrays):
-                extra = _read_plain(io / f"out_{i}_{n_outputs[i]}.npy", limit=MAX_OUTPUT_BYTES)
-                if extra is not None:
-                    outputs.append(f"expected {n_outputs[i]} output(s), got more")
-                else:
-                    outputs.append(tuple(arrays))
-            elif status.get("error"):
-                outputs.append(str(status["error"])[:500])
-            elif any(isinstance(a, str) for a in arrays):
-                outputs.append(next(a for a in arrays if isinstance(a, str)))
-            elif isinstance(status.get("outputs"), int) and status["outputs"] != n_outputs[i]:
-                outputs.append(f"expected {n_outputs[i]} output(s), got {status['outputs']}")
-            elif timed_out:
-                outputs.append(f"timed out after {timeout:g} s (an endless loop?)")
-            else:
-                outputs.append("your code ended the grading process before it gave this case's answer")
-        return Run(outputs, load_error=str(load["error"])[:500] if load.get("error") else None,
-                   timed_out=timed_out, kind=kind)
+        reader.join(5)
+        records = _parse(bytes(data))
+    outputs = []
+    for i in range(len(cases)):
+        got = records.get(i)
+        if isinstance(got, tuple) and len(got) != n_outputs[i]:
+            got = f"expected {n_outputs[i]} output(s), got {len(got)}"
+        if got is None:
+            got = (f"timed out after {timeout:g} s (an endless loop?)" if timed_out else
+                   "your code ended the grading process before it gave this case's answer")
+        outputs.append(got)
+    if "ready" not in records:
+        setup = records.get("setup")
+        raise SandboxBroken(f"the {kind} sandbox did not start"
+                            + (f": {setup}" if isinstance(setup, str) else " (the interpreter or bwrap failed)"))
+    load = records.get("load")
+    return Run(outputs, load_error=load if isinstance(load, str) else None, timed_out=timed_out, kind=kind)

@@ -1,25 +1,30 @@
-"""The machinery every exercise checker shares.
+"""The machinery every exercise shares: its declaration (``Exercise``), the comparison, the notebook's self-check.
 
-A checker runs the learner's function on several cases and compares with a private reference. When the answer
-is wrong it looks at each output (dx, dW, db, ...) on its own, names every known mistake it recognises there
-("forgot the rotation" in dx *and* "swapped the arguments" in dW), and says where the other outputs differ.
-The result prints as a short verdict and is truthy only when the answer is right.
+Each exercise module declares one ``Exercise``: the learner's function name, a private reference, the cases the
+notebook shows, ``draw(rng)`` for new cases, the known mistakes and what the graded code may import. Two things
+use it:
 
-A checker cannot be passed by handing the work to something that already does it. Before running the learner's
-function, it reads the names the function's code refers to (recursively through nested functions, closures and
-the learner's own helper functions) and refuses one that reaches a reference solution, a notebook's
-``*_solution``, an autograd library, or the library function or layer that computes the exercise's answer.
-While the function runs, those library functions and the reference raise instead of answering, so a shortcut
-reached in a way the names do not show fails too, with a message that names it.
+- the notebook's **self-check** (``check_*(fn)``, in the learner's kernel): runs the function on the shown cases
+  and compares with the reference. When the answer is wrong it looks at each output (dx, dW, db, ...) on its own,
+  names every known mistake it recognises there ("forgot the rotation" in dx *and* "swapped the arguments" in dW),
+  and says where the other outputs differ. Before running the function it reads the names the function's code
+  refers to and refuses, with a friendly message, one that reaches a reference solution, an autograd library or
+  the library function that computes the answer. It is a help, not a judge: a learner who fools it fools only
+  themselves.
+- the **grader** (cnnlib.grade, cnnlib.classroom): runs the function in a sandbox (cnnlib.sandbox) on the shown
+  cases and on cases drawn from its own seed, gets float arrays back, and compares them here with ``judge_case``,
+  in its own process.
 """
 
 import types
+import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["CheckResult", "Exercise", "Mistake", "Shortcut", "check_function", "judge_case", "self_check"]
+__all__ = ["CheckResult", "Exercise", "Mistake", "Shortcut", "check_function", "judge_case", "outside_allowlist",
+           "self_check"]
 
 
 @dataclass
@@ -96,6 +101,26 @@ def _code_objects(code):
             yield from _code_objects(const)
 
 
+_UNBOUND = object()
+
+
+def _references(f):
+    """(name, object) for every name the code of ``f`` (and of its nested functions) refers to, sorted; the object
+    is what the name is bound to among the closure's cells and the globals, or _UNBOUND."""
+    names = set()
+    for code in _code_objects(f.__code__):
+        names.update(code.co_names)
+    cells = dict(zip(f.__code__.co_freevars, f.__closure__ or ()))
+    for name in sorted(names | set(cells)):
+        obj = f.__globals__.get(name, _UNBOUND)
+        if name in cells:
+            try:
+                obj = cells[name].cell_contents
+            except ValueError:
+                obj = _UNBOUND
+        yield name, obj
+
+
 def _is_learner_function(obj):
     """A function the learner wrote (a notebook or a submission), not one imported from a library."""
     if not isinstance(obj, types.FunctionType):
@@ -130,28 +155,17 @@ def _refused(fn, shortcuts):
         if not _is_learner_function(f):
             owner = f.__module__
             return f"{path} is {owner}.{f.__name__}, the library's own code; the exercise asks you to write it"
-        names, constants = set(), set()
-        for code in _code_objects(f.__code__):
-            names.update(code.co_names)
-            constants.update(c for c in code.co_consts if isinstance(c, str))
+        constants = {c for code in _code_objects(f.__code__) for c in code.co_consts if isinstance(c, str)}
         for s in shortcuts:
             used = constants & set(s.constants)
             if used:
                 return f"{path} uses {', '.join(sorted(map(repr, used)))}: {s.message}"
-        cells = dict(zip(f.__code__.co_freevars, f.__closure__ or ()))
-        for name in sorted(names | set(cells)):
+        for name, obj in _references(f):
             if _is_reference_name(name):
                 return f"{path} calls {name}, a reference solution; the exercise asks you to write your own"
             if name in by_name:
                 return f"{path} uses `{name}`: {by_name[name].message}"
-            if name in cells:
-                try:
-                    obj = cells[name].cell_contents
-                except ValueError:
-                    continue
-            elif name in f.__globals__:
-                obj = f.__globals__[name]
-            else:
+            if obj is _UNBOUND:
                 continue
             inner = getattr(obj, "__func__", obj)
             if id(inner) in targets:
@@ -174,6 +188,50 @@ def _refused(fn, shortcuts):
         return None
 
     return visit(fn, "your function")
+
+
+def outside_allowlist(fn, allow):
+    """What ``fn`` (and the learner's own helpers it calls) uses that the grading sandbox will not have: names such
+    as "scipy.special.logsumexp" or "cnnlib.layers.Conv2D". ``allow``: an Exercise's {module: names}. numpy, the
+    standard library and the allowed cnnlib helpers are fine."""
+    import sys
+
+    from .._sandbox_runner import ALWAYS
+
+    found, seen = [], set()
+
+    def judge(obj, name):
+        if isinstance(obj, types.ModuleType):
+            mod, label = obj.__name__, obj.__name__
+            if mod.split(".")[0] == "cnnlib" and mod in allow:
+                return
+        else:
+            if not isinstance(obj, (types.FunctionType, types.BuiltinFunctionType, type)):
+                obj = type(obj)
+            mod = getattr(obj, "__module__", None) or ""
+            label = f"{mod}.{getattr(obj, '__name__', name)}"
+            if _is_learner_function(obj):
+                visit(obj)
+                return
+            if mod in allow and getattr(obj, "__name__", None) in allow[mod]:
+                return
+        top = mod.split(".")[0]
+        if top in ALWAYS or (top in sys.stdlib_module_names and top != "cnnlib") or top.startswith("_") or not top:
+            return
+        if label not in found:
+            found.append(label)
+
+    def visit(f):
+        f = getattr(f, "__func__", f)
+        if id(f) in seen or not isinstance(f, types.FunctionType):
+            return
+        seen.add(id(f))
+        for name, obj in _references(f):
+            if obj is not _UNBOUND:
+                judge(obj, name)
+
+    visit(fn)
+    return found
 
 
 # ---- blocking shortcuts while the learner's function runs ------------------------------------------------
@@ -359,12 +417,21 @@ class Exercise:
     points: int = 2
 
     def check(self, fn, hidden=False, rng=None):
-        """The notebook's self-check, in the kernel: the shown cases (``hidden=False``) or cases drawn now
-        (``hidden=True``, from ``rng`` or a fresh generator). Names the mistake; never raises for a wrong answer."""
-        cases = self.shown if not hidden else self.draw(rng if rng is not None else np.random.default_rng())
-        return check_function(self.title, fn, self.reference, cases, list(self.mistakes), self.rtol, self.atol,
-                              shortcuts=self.shortcuts() if self.shortcuts else (), labels=self.labels,
-                              hidden=hidden)
+        """The notebook's self-check, in the kernel: the shown cases (``hidden=False``) or drawn ones (``hidden=True``,
+        from ``rng``, by default one fixed per exercise). Names the mistake; never raises for a wrong answer."""
+        if hidden and rng is None:  # the same cases every time here; grading draws others, from its own seed
+            rng = np.random.default_rng(zlib.crc32(self.function.encode()))
+        cases = self.shown if not hidden else self.draw(rng)
+        result = check_function(self.title, fn, self.reference, cases, list(self.mistakes), self.rtol, self.atol,
+                                shortcuts=self.shortcuts() if self.shortcuts else (), labels=self.labels,
+                                hidden=hidden)
+        outside = outside_allowlist(fn, self.allow) if callable(fn) else []
+        if outside:  # passing here is not passing when graded: say so now
+            helpers = "".join(f", {m} ({', '.join(n)})" for m, n in sorted(self.allow.items()))
+            result.message += (f" · BUT grading will refuse it: your function uses {', '.join(outside)}, and graded "
+                               f"code may import only numpy (math, itertools, functools, collections){helpers}")
+            result.details["outside allowlist"] = outside
+        return result
 
     def expected(self, cases):
         """The reference's outputs for ``cases``, each a tuple of float64 arrays."""
