@@ -37,6 +37,7 @@ lab: setup
 test: setup-test
 	bash .ci/install-browser
 	bash .ci/install-bubblewrap
+	bash .ci/apt-install-missing pdftotext poppler-utils
 	$(BIN)/python -m pytest
 
 # library tests only: no notebooks, no browser
