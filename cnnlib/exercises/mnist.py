@@ -3,7 +3,7 @@ Stack Exchange question, carried back by hand from the dense layer.
 
 After its conv layer the net computes a = ReLU(z) -> p = maxpool 2x2 (a) -> f = flatten(p) -> y = f Wᵀ + b.
 The learner writes ``fn(z, W_fc, delta_fc) -> delta``: from z (N, F, H, W) with H and W even, the dense weight
-W_fc (K, F·H/2·W/2) and delta_fc = ∂C/∂y (N, K), it returns δ = ∂C/∂z (N, F, H, W), the 3×24×24 δ of the
+W_fc (Q, F·H/2·W/2) and delta_fc = ∂L/∂s (N, Q) (s: the logits), it returns δ = ∂L/∂z (N, F, H, W), the 3×24×24 δ of the
 reader's question, without the layers' own backward passes.
 """
 
@@ -70,7 +70,7 @@ MAP_MISTAKES = [
 
 
 def _map_cases(seed=880, shapes=None):
-    """(z, W_fc, delta_fc): N digits, F maps of H x W (even), K classes. No ties inside a window."""
+    """(z, W_fc, delta_fc): N digits, F maps of H x W (even), Q classes. No ties inside a window."""
     rng = np.random.default_rng(seed)
     shapes = shapes or [(2, 3, 24, 24, 10),  # the one-conv-layer net: 3x24x24 -> 3x12x12 -> 432 -> 10
                         (3, 2, 6, 8, 4),

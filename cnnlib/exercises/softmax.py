@@ -1,7 +1,7 @@
 """Checkers for the two exercises of notebook 08.
 
-Exercise 1, class weights. The learner writes ``fn(logits, labels, weights) -> dlogits``: logits (N, K) floats,
-labels (N,) ints, weights (K,) positive floats, and dlogits (N, K) = ∂L/∂logits of the class-weighted cross-entropy
+Exercise 1, class weights. The learner writes ``fn(logits, labels, weights) -> dlogits``: logits (N, Q) floats,
+labels (N,) ints, weights (Q,) positive floats, and dlogits (N, Q) = ∂L/∂logits of the class-weighted cross-entropy
 averaged with the weights of the samples' classes (the definition PyTorch's ``CrossEntropyLoss(weight=w)`` uses):
 
     L = Σ_n w[y_n] · (−log softmax(z_n)[y_n]) / Σ_n w[y_n]
@@ -82,7 +82,7 @@ def _cases(seed=701, specs=((4, 3, 2.0), (5, 10, 3.0), (6, 4, 1.0)), huge_labels
     cases = []
     for N, K, scale in specs:
         high = min(K, N - 1) if with_weights else K  # with weights: fewer classes than samples, so some repeat
-        cases.append((rng.normal(0.0, scale, size=(N, K)), rng.integers(0, high, size=N)))
+        cases.append((rng.normal(0.0, scale, size=(N, Q)), rng.integers(0, high, size=N)))
     cases.append((1000.0 + rng.normal(0.0, 2.0, size=(len(huge_labels), 4)), np.array(huge_labels)))
     if not with_weights:
         return cases
@@ -111,7 +111,7 @@ def _draw(rng, with_weights=True):
     return _cases(int(rng.integers(2**31)), specs, huge, with_weights=with_weights)
 
 
-# Check ``softmax_ce_backward(logits (N, K), labels (N,), weights (K,)) -> dlogits (N, K)`` for the class-weighted
+# Check ``softmax_ce_backward(logits (N, Q), labels (N,), weights (Q,)) -> dlogits (N, Q)`` for the class-weighted
 # cross-entropy, averaged with the weights of the samples' classes. Named mistakes: "naive softmax overflows",
 # "divided by N, not by the total weight", "forgot the class weights", "weighted the columns, not the samples",
 # "sign error". Refuses SoftmaxCrossEntropy, cnnlib's softmax and numerical gradients; while graded, only numpy.
@@ -165,7 +165,7 @@ def _mse_draw(rng):
     return _draw(rng, with_weights=False)
 
 
-# Check ``softmax_mse_backward(logits (N, K), labels (N,)) -> dlogits (N, K)`` for
+# Check ``softmax_mse_backward(logits (N, Q), labels (N,)) -> dlogits (N, Q)`` for
 # L = (1/2N) Σ_n ||softmax(z_n) - y_n||², y_n one-hot. cnnlib's ``softmax`` may be used; the loss layers, numerical
 # gradients and autograd are refused. Names: "used the cross-entropy shortcut p - y", "used only the diagonal of the
 # Jacobian", "forgot 1/N", "sign error".

@@ -4,7 +4,7 @@ The learner writes ``fn(x, delta, KH, KW, stride, padding, dilation) -> dW`` for
 
     z[i, j] = Σ_m Σ_n xp[i·s + m·d, j·s + n·d] W[m, n] + b        xp = x zero-padded by p on every side
 
-with x (H, W) and delta = ∂C/∂z (H_out, W_out); dW has shape (KH, KW). The notebook checks only ∂C/∂x for this
+with x (H, W) and delta = ∂L/∂z (H_out, W_out); dW has shape (KH, KW). The notebook checks only ∂L/∂x for this
 combination. The cases use strides that differ from the dilations, so each named mistake gives its own answer.
 """
 
