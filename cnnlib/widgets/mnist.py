@@ -47,6 +47,10 @@ class DigitExplorer(LiveFigure):
     The "jump to" list follows the slider: it names the digit shown when that digit is one of its mistakes, and
     shows its prompt otherwise.
 
+    Fixed when the widget is made (the slider and the list never change them, so a notebook's checks can read
+    them): start_index, start_label, start_pred, start_probs: the opening digit, its label, prediction and
+    probabilities.
+
     Note: computing the saliency runs model.backward, which overwrites the layers' cached grads.
     """
 
@@ -76,6 +80,8 @@ class DigitExplorer(LiveFigure):
         self.slider.observe(lambda _: self.update(), names="value")
         self.widget = W.VBox([W.HBox([self.slider, self.picker]), self.view])
         self.update()
+        self.start_index, self.start_label, self.start_pred = self.index, self.label, self.pred
+        self.start_probs = self.probs.copy()
 
     def _on_pick(self, change):
         if change["new"] >= 0:

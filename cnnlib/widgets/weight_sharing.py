@@ -34,11 +34,15 @@ class WeightSharing(LiveFigure):
     total: for an output pixel, the sum of the products (equals z[i, j]); None for an input pixel.
     readout_text: what the readout shows (monospace: products are written with ×, never with a dot that could
     be mistaken for the correlation sign ⋆).
+
+    Fixed when the widget is made (clicks never change them, so a notebook's checks can read them):
+    start: the opening selection (kind, row, column); start_links, start_total, start_readout: its links, sum
+    and readout.
     """
 
     name = _NAME
 
-    def __init__(self, x, W):
+    def __init__(self, x, W, select=("out", 0, 0)):
         self.x = np.asarray(x, dtype=np.float64)
         self.W = np.asarray(W, dtype=np.float64)
         if self.x.ndim != 2 or self.W.ndim != 2:
@@ -59,7 +63,9 @@ class WeightSharing(LiveFigure):
                           self._box(self.out_buttons, W_out)]),
             ]),
             self.view])
-        self.update()
+        self.select(*select)
+        self.start = tuple(select)
+        self.start_links, self.start_total, self.start_readout = list(self.links), self.total, self.readout_text
 
     def _grid(self, kind, values):
         buttons = {}
@@ -192,8 +198,7 @@ def weight_sharing(x=None, W=None, *, select=("out", 1, 1), show=True):
         x = np.random.default_rng(2).integers(0, 5, size=(5, 6))
     if W is None:
         W = np.array([[1, 2, 3], [4, 5, 6]])
-    widget = WeightSharing(x, W)
-    widget.select(*select)
+    widget = WeightSharing(x, W, select)
     if show:
         widget.show(widget.widget)
     return widget
