@@ -84,7 +84,7 @@ class DeltaRule(LiveFigure):
         dout = loss.backward()
         for idx in reversed(range(len(self.layers))):
             dout = self.layers[idx].backward(dout)
-            if idx % 2 == 1:  # just went back through an activation: dout is now ∂C/∂z, the delta
+            if idx % 2 == 1:  # just went back through an activation: dout is now ∂L/∂z, the delta
                 self.delta[idx // 2 + 1] = dout[0]
         for l in range(1, self.L + 1):
             act = self.layers[2 * l - 1]

@@ -29,7 +29,7 @@ class WeightSharing(LiveFigure):
 
     x (H, W), W (KH, KW), z = correlate2d(x, W, "valid") (H_out, W_out), M = conv_matrix(W, x.shape).
     kind: "out" or "in" (which grid was clicked last); selected: its (row, column).
-    links: list of ((i, j), (p, q), (m, n)): z[i, j] reads x[p, q] through W[m, n].
+    links: list of ((i, j), (p, q), (u, v)): z[i, j] reads x[p, q] through W[u, v].
     in_mask (H, W), out_mask (H_out, W_out), kernel_mask (KH, KW): the highlighted cells.
     total: for an output pixel, the sum of the products (equals z[i, j]); None for an input pixel.
     readout_text: what the readout shows (monospace: products are written with ×, never with a dot that could
@@ -96,17 +96,17 @@ class WeightSharing(LiveFigure):
         if self.kind == "out":
             self.links = [((i, j), p, w) for p, w in receptive_field(i, j, self.W.shape, self.x.shape)]
             self.total = float(sum(self.x[p] * self.W[w] for _, p, w in self.links))
-            names = " + ".join(f"x[{p},{q}] × W[{m},{n}]" for _, (p, q), (m, n) in self.links)
+            names = " + ".join(f"x[{p},{q}] × W[{u},{v}]" for _, (p, q), (u, v) in self.links)
             numbers = " + ".join(f"{_num(self.x[p])} × {_num(self.W[w])}" for _, p, w in self.links)
             self.readout_text = (f"z[{i},{j}] = {names}\n        = {numbers}\n        = {_num(self.total)}"
                                  f"   (row {i * self.z.shape[1] + j} of M)")
         else:
             self.links = [(o, (i, j), w) for o, w in fan_out(i, j, self.W.shape, self.x.shape)]
             self.total = None
-            feeds = "; ".join(f"z[{a},{b}] via W[{m},{n}]" for (a, b), _, (m, n) in self.links)
+            feeds = "; ".join(f"z[{a},{b}] via W[{u},{v}]" for (a, b), _, (u, v) in self.links)
             self.readout_text = (f"x[{i},{j}] feeds {len(self.links)} output(s): {feeds}\n"
-                                 f"backward: ∂C/∂x[{i},{j}] = " +
-                                 " + ".join(f"δ[{a},{b}] × W[{m},{n}]" for (a, b), _, (m, n) in self.links) +
+                                 f"backward: ∂L/∂x[{i},{j}] = " +
+                                 " + ".join(f"δ[{a},{b}] × W[{u},{v}]" for (a, b), _, (u, v) in self.links) +
                                  f"   (column {i * self.x.shape[1] + j} of M)")
         self.in_mask = np.zeros(self.x.shape, dtype=bool)
         self.out_mask = np.zeros(self.z.shape, dtype=bool)
