@@ -15,7 +15,7 @@ def log_softmax(logits):
     """
     logits = np.asarray(logits)
     if logits.ndim not in (1, 2) or logits.shape[-1] == 0:
-        raise ValueError(f"log_softmax expected logits of shape (N, K) or (K,), got {logits.shape}")
+        raise ValueError(f"log_softmax expected logits of shape (N, Q) or (Q,), got {logits.shape}")
     if not np.issubdtype(logits.dtype, np.floating):
         logits = logits.astype(np.float64)
     shifted = logits - logits.max(axis=-1, keepdims=True)
@@ -45,7 +45,7 @@ class SoftmaxCrossEntropy:
         if not np.issubdtype(logits.dtype, np.floating):
             logits = logits.astype(np.float64)
         if logits.ndim != 2:
-            raise ValueError(f"SoftmaxCrossEntropy expected logits of shape (N, K), got {logits.shape}")
+            raise ValueError(f"SoftmaxCrossEntropy expected logits of shape (N, Q), got {logits.shape}")
         N, K = logits.shape
         if N == 0:
             raise ValueError(f"SoftmaxCrossEntropy got an empty batch: logits have shape {logits.shape}")
@@ -102,7 +102,7 @@ def _check_labels(labels, N, K):
 
 
 class MeanSquaredError:
-    """Quadratic cost, as in the MLP notebook: C = (1/2N) Σ_n ||a[n] - y[n]||².
+    """Quadratic cost, as in the MLP notebook: L = (1/2N) Σ_n ||a[n] - y[n]||².
 
     forward(a (N, ...), y same shape) -> float;  backward() -> ∂L/∂a = (a - y) / N.
     (PyTorch's MSELoss averages over every element and has no 1/2; this one is the textbook form.)

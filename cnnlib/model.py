@@ -75,7 +75,7 @@ class Sequential:
         return dout
 
     def predict(self, x, batch_size=256):
-        """Class scores for x in batches, without keeping anything for backward. -> (N, K)."""
+        """Class scores for x in batches, without keeping anything for backward. -> (N, Q), Q the number of classes."""
         outs = [self.forward(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]
         return np.concatenate(outs)
 

@@ -116,7 +116,7 @@ def test_backward_before_forward_and_wrong_dout(make, x):
     (np.zeros((3, 4)), np.array([0, 1]), ValueError, r"labels of shape \(3,\) to match the logits, got \(2,\)"),
     (np.zeros((0, 4)), np.array([], dtype=int), ValueError, r"empty batch"),
     (np.array([[0.0, np.nan]]), np.array([0]), ValueError, r"NaN logits \(first at row 0, column 1\)"),
-    (np.zeros(4), np.array([0]), ValueError, r"logits of shape \(N, K\), got \(4,\)"),
+    (np.zeros(4), np.array([0]), ValueError, r"logits of shape \(N, Q\), got \(4,\)"),
 ])
 def test_softmax_ce_rejects_bad_labels_and_logits(logits, labels, exc, match):
     with pytest.raises(exc, match=match):

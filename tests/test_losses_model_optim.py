@@ -167,7 +167,7 @@ def test_softmax_of_one_vector_and_bad_shapes():
     np.testing.assert_allclose(softmax(z), expected, rtol=1e-15)
     np.testing.assert_allclose(softmax(z[None]), expected[None], rtol=1e-15)
     np.testing.assert_allclose(softmax(np.array([1, 2, 3])), expected, rtol=1e-15)  # integers are cast
-    with pytest.raises(ValueError, match=r"log_softmax expected logits of shape \(N, K\) or \(K,\), got \(2, 2, 2\)"):
+    with pytest.raises(ValueError, match=r"log_softmax expected logits of shape \(N, Q\) or \(Q,\), got \(2, 2, 2\)"):
         softmax(np.zeros((2, 2, 2)))
 
 

@@ -169,3 +169,16 @@ def test_edge_labels_stay_off_the_nodes():
                     assert np.hypot(nx - cx, ny - cy) > radius, f"{label.get_text()!r} overlaps a node"
         finally:
             plt.close(fig)
+
+
+def test_the_opening_value_a_notebook_checks_does_not_move_with_the_dropdown():
+    """Notebook 01 checks the opening δ¹[2] against its hand-worked number; a student picking another neuron
+    must not make a re-run of that check fail."""
+    _, d1, _ = hand_deltas()
+    rule = delta_rule(tiny_net(), X, Y, layer=1, neuron=2, show=False)
+    opening = rule.start_readout
+    rule.neuron_dropdown.value = 0  # what the student does
+    assert abs(rule.value - d1[0]) < 1e-12  # the widget follows the hand ...
+    assert rule.start == (1, 2) and abs(rule.start_value - d1[2]) < 1e-12  # ... the check's value does not
+    assert rule.start_readout == opening and "δ¹[2]" in opening and "δ¹[0]" not in opening
+    assert abs(d1[2] - d1[0]) > 1e-3  # the two neurons differ, so a value that moved would be caught

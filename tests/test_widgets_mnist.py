@@ -171,3 +171,20 @@ def test_feature_maps_line_up_under_the_three_top_panels(setup):
             assert abs(upper.get_window_extent().x0 - lower.get_window_extent().x0) < 1.0
     finally:
         plt.close(fig)
+
+
+def test_the_opening_digit_a_notebook_checks_does_not_move_with_the_slider(setup):
+    """Notebook 09 opens on a mistake and checks that it is one; a student moving the slider to a digit the net
+    gets right must not make a re-run of that check fail."""
+    model, x, y = setup
+    wrong = [i for i in range(len(x)) if int(np.argmax(logits_by_hand(model, x[i])[0])) != y[i]]
+    right = [i for i in range(len(x)) if i not in wrong]
+    assert wrong and right, "the fixture should have both kinds of digits"
+    w = widgets.digit_explorer(model, x, y, index=wrong[0], show=False)
+    opening = w.start_probs.copy()
+    w.slider.value = right[0]  # what the student does
+    assert w.pred == w.label  # the widget follows the slider ...
+    assert w.start_index == wrong[0] and w.start_label == y[wrong[0]] != w.start_pred  # ... the check does not
+    logits = logits_by_hand(model, x[wrong[0]])[0]
+    np.testing.assert_allclose(w.start_probs, np.exp(logits) / np.exp(logits).sum(), rtol=1e-6)
+    np.testing.assert_array_equal(w.start_probs, opening)

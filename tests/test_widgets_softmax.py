@@ -61,9 +61,9 @@ def test_sliders_and_label_drive_probabilities_and_gradient():
     np.testing.assert_allclose(w.grad, numerical_grad(z, 3, 1.0), atol=1e-8)
     assert w.grad[3] < 0 and (np.delete(w.grad, 3) > 0).all()  # push the true class up, the others down
     p = sp_softmax(z)
-    expected = ("p = [" + ", ".join(f"{v:.3f}" for v in p) + "]; ∂C/∂z = ["
+    expected = ("p = [" + ", ".join(f"{v:.3f}" for v in p) + "]; ∂L/∂z = ["
                 + ", ".join(f"{v:.3f}" for v in p - np.eye(4)[3]) + "]; "
-                + f"loss C = -log p[3] = {-np.log(p[3]):.3f} (T = 1.0)")
+                + f"loss L = -log p[3] = {-np.log(p[3]):.3f} (T = 1.0)")
     assert w.readout_text == expected
     assert expected in w.view.readout
 

@@ -123,3 +123,15 @@ def test_matrix_M_has_its_numbers_a_colour_bar_and_an_outline_that_does_not_tint
         assert "outlined" in ax_m.get_title()
     finally:
         matplotlib.pyplot.close(fig)
+
+
+def test_the_opening_links_a_notebook_checks_do_not_move_with_clicks():
+    """Notebook 02 checks that input x[2,2] meets every weight once; a student clicking another pixel must not
+    make a re-run of that check fail."""
+    w = weight_sharing(X, K, select=("in", 2, 2), show=False)
+    every = {(m, n) for m in range(2) for n in range(3)}
+    opening = w.start_readout
+    w.select("in", 0, 0)  # what the student does: a corner pixel meets one weight only
+    assert {k for _, _, k in w.links} == {(0, 0)}
+    assert w.start == ("in", 2, 2) and {k for _, _, k in w.start_links} == every
+    assert w.start_readout == opening and opening.startswith("x[2,2] feeds 6 output(s)")

@@ -35,9 +35,12 @@ class DeltaRule(LiveFigure):
     z, a, delta, sigma_prime: dicts {l: array (n_l,)}; W: {l: array (n_l, n_{l-1})}.
     layer, neuron: the selected hidden neuron (1 <= layer < L). terms: list of (k, W^{l+1}[k, j], δ^{l+1}[k],
     product); total: their sum; sp: σ'(z^l[j]); value: δ^l[j] = total · sp. readout_text: what the readout shows.
+
+    Fixed when the widget is made (the dropdowns never change them, so a notebook's checks can read them):
+    start: the opening (layer, neuron); start_value: its δ^l[j]; start_terms, start_readout: its terms and readout.
     """
 
-    def __init__(self, model, x, y):
+    def __init__(self, model, x, y, layer=1, neuron=0):
         layers = list(getattr(model, "layers", model))
         if len(layers) < 4 or len(layers) % 2 or not all(isinstance(layer, Dense) == (i % 2 == 0)
                                                          for i, layer in enumerate(layers)):
@@ -61,7 +64,9 @@ class DeltaRule(LiveFigure):
         # a layer dropdown with one option could change nothing: with one hidden layer, show only the neurons
         controls = [self.layer_dropdown, self.neuron_dropdown] if self.L > 2 else [self.neuron_dropdown]
         self.widget = ipw.VBox([ipw.HBox(controls), self.view])
-        self.update()
+        self.select(layer, neuron)
+        self.start, self.start_value = (layer, neuron), self.value
+        self.start_terms, self.start_readout = list(self.terms), self.readout_text
 
     # ---- the numbers, all taken from cnnlib's forward and backward -------------------------------------
     def _run(self, x, y):
@@ -79,7 +84,7 @@ class DeltaRule(LiveFigure):
         dout = loss.backward()
         for idx in reversed(range(len(self.layers))):
             dout = self.layers[idx].backward(dout)
-            if idx % 2 == 1:  # just went back through an activation: dout is now ∂C/∂z, the delta
+            if idx % 2 == 1:  # just went back through an activation: dout is now ∂L/∂z, the delta
                 self.delta[idx // 2 + 1] = dout[0]
         for l in range(1, self.L + 1):
             act = self.layers[2 * l - 1]
@@ -231,8 +236,7 @@ def delta_rule(model, x, y, *, layer=1, neuron=0, show=True):
     kernel (unless show=False); returns the DeltaRule object. The layer dropdown appears only when the net has
     more than one hidden layer.
     """
-    rule = DeltaRule(model, x, y)
-    rule.select(layer, neuron)
+    rule = DeltaRule(model, x, y, layer=layer, neuron=neuron)
     if show:
         rule.show(rule.widget)
     return rule

@@ -2,7 +2,7 @@
 
 For the chosen digit it shows what the network predicts (the softmax probabilities), what the first convolution
 layer sees (its feature maps after the activation), and which pixels the loss is most sensitive to: the saliency
-map ∂C/∂x, obtained by running ``model.backward`` all the way to the input. Everything is computed by the model's
+map ∂L/∂x, obtained by running ``model.backward`` all the way to the input. Everything is computed by the model's
 own forward and backward passes.
 """
 
@@ -38,14 +38,18 @@ def _softmax(scores):
 class DigitExplorer(LiveFigure):
     """State of the widget, in plain attributes that tests read.
 
-    model: a trained Sequential ending in class scores (K,); x (N, 1, H, W) and y (N,): the digits and labels.
-    index: the digit shown. label, pred: its true and predicted class. probs (K,): softmax probabilities.
+    model: a trained Sequential ending in class scores (Q,), Q classes; x (N, 1, H, W) and y (N,): the digits and labels.
+    index: the digit shown. label, pred: its true and predicted class. probs (Q,): softmax probabilities.
     loss: the cross-entropy of this digit. feature_maps (F, H_out, W_out): the first conv layer's output after
-    its activation. saliency (H, W): ∂C/∂x for this digit's cross-entropy C with its true label.
+    its activation. saliency (H, W): ∂L/∂x for this digit's cross-entropy L with its true label.
     readout_text: what the readout shows.
 
     The "jump to" list follows the slider: it names the digit shown when that digit is one of its mistakes, and
     shows its prompt otherwise.
+
+    Fixed when the widget is made (the slider and the list never change them, so a notebook's checks can read
+    them): start_index, start_label, start_pred, start_probs: the opening digit, its label, prediction and
+    probabilities.
 
     Note: computing the saliency runs model.backward, which overwrites the layers' cached grads.
     """
@@ -76,6 +80,8 @@ class DigitExplorer(LiveFigure):
         self.slider.observe(lambda _: self.update(), names="value")
         self.widget = W.VBox([W.HBox([self.slider, self.picker]), self.view])
         self.update()
+        self.start_index, self.start_label, self.start_pred = self.index, self.label, self.pred
+        self.start_probs = self.probs.copy()
 
     def _on_pick(self, change):
         if change["new"] >= 0:
@@ -95,7 +101,7 @@ class DigitExplorer(LiveFigure):
         ce = SoftmaxCrossEntropy()
         self.loss = ce.forward(a, yi)
         self.probs = ce.probs[0]
-        dx = self.model.backward(ce.backward())  # the chain rule run all the way to the pixels: ∂C/∂x
+        dx = self.model.backward(ce.backward())  # the chain rule run all the way to the pixels: ∂L/∂x
         self.saliency = dx[0, 0]
         self.feature_maps = _first_feature_maps(self.model, activations)
         self.label, self.pred = int(yi[0]), int(np.argmax(self.probs))
@@ -164,7 +170,7 @@ class DigitExplorer(LiveFigure):
         lim = float(np.abs(self.saliency).max()) or 1.0
         parts["images"]["sal"].set_data(self.saliency)
         parts["images"]["sal"].set_clim(-lim, lim)
-        parts["ax_sal"].set_title(f"saliency ∂C/∂x\nmax |∂C/∂x| = {lim:.1e}", fontsize=TITLE_FONT_PT)
+        parts["ax_sal"].set_title(f"saliency ∂L/∂x\nmax |∂L/∂x| = {lim:.1e}", fontsize=TITLE_FONT_PT)
         for k, bar in enumerate(parts["bars"]):
             bar.set_height(self.probs[k])
             bar.set_color(("tab:red" if self.pred != self.label else "tab:green") if k == self.pred else "tab:gray")
@@ -184,14 +190,14 @@ class DigitExplorer(LiveFigure):
     def alt_text(self):
         verdict = "correctly" if self.pred == self.label else "wrongly"
         return (f"Test digit #{self.index}, label {self.label}, {verdict} predicted as {self.pred} with "
-                f"p = {self.probs[self.pred]:.3f}, with its saliency map (largest |∂C/∂x| {np.abs(self.saliency).max():.1e}), "
+                f"p = {self.probs[self.pred]:.3f}, with its saliency map (largest |∂L/∂x| {np.abs(self.saliency).max():.1e}), "
                 f"the class probabilities and the first layer's feature maps on one colour scale.")
 
 
 def digit_explorer(model, x_test, y_test, index=0, *, show=True):
-    """Pick a test digit and see the network's probabilities, feature maps and saliency map ∂C/∂x.
+    """Pick a test digit and see the network's probabilities, feature maps and saliency map ∂L/∂x.
 
-    model: a trained Sequential (e.g. the one-conv-layer net of notebook 09) whose output is class scores (N, K);
+    model: a trained Sequential (e.g. the one-conv-layer net of notebook 09) whose output is class scores (N, Q);
     x_test (N, 1, H, W), y_test (N,): digits and labels. A "jump to" dropdown lists the most confident mistakes.
     Shows the interactive widget as one output, with a PNG of digit ``index`` for front ends without a kernel
     (unless show=False); returns the DigitExplorer object.

@@ -2,10 +2,10 @@
 
 ``delta_flow(x, W, delta)``: pick an input pixel x[r, c] and see the terms of its gradient,
 
-    ∂C/∂x[r, c] = Σ_i Σ_j δ[i, j] · W[r - i, c - j]                (only the δ[i, j] whose window covered x[r, c])
+    ∂L/∂x[r, c] = Σ_i Σ_j δ[i, j] · W[r - i, c - j]                (only the δ[i, j] whose window covered x[r, c])
                 = Σ_m Σ_n δ_pad[r + m, c + n] · rot180(W)[m, n]    (δ zero-padded by KH-1, KW-1: a full correlation)
 
-``flip_or_not(x, W, delta)``: compute ∂C/∂x as the full correlation of δ with rot180(W), or (toggle off) with
+``flip_or_not(x, W, delta)``: compute ∂L/∂x as the full correlation of δ with rot180(W), or (toggle off) with
 W itself, and compare with the numerical gradient from cnnlib.gradcheck.
 """
 
@@ -52,7 +52,7 @@ class DeltaFlow(_Live):
     """State of the delta-flow widget. Read these attributes after moving the sliders:
 
     row, col        the chosen input pixel
-    dx              the whole gradient ∂C/∂x (H, W): full correlation of δ with rot180(W)
+    dx              the whole gradient ∂L/∂x (H, W): full correlation of δ with rot180(W)
     delta_pad       δ zero-padded by (KH-1, KW-1) on every side
     window_mask     bool (delta_pad.shape): the KH x KW window of δ_pad that meets rot180(W)
     delta_mask      bool (H_out, W_out): the δ entries that reach x[row, col]
@@ -70,7 +70,7 @@ class DeltaFlow(_Live):
         KH, KW = self.W.shape
         self.flipped = rot180(self.W)
         self.delta_pad = pad2d(self.delta, (KH - 1, KH - 1, KW - 1, KW - 1))
-        self.dx = correlate2d(self.delta, self.flipped, "full")  # notebook 04: ∂C/∂x = δ ⋆_full rot180(W)
+        self.dx = correlate2d(self.delta, self.flipped, "full")  # notebook 04: ∂L/∂x = δ ⋆_full rot180(W)
 
         H, Wd = self.x.shape
         self.row_slider = tag(ipywidgets.IntSlider(value=row, min=0, max=H - 1, description="row",
@@ -116,12 +116,12 @@ class DeltaFlow(_Live):
         r, c = self.row, self.col
         terms = "<br>".join(f"&nbsp;&nbsp;δ[{i}, {j}] · W[{m}, {n}] = ({d:.4f}) · ({w:.4f}) = {p:.4f}"
                             for i, j, m, n, d, w, p in self.terms)
-        return (f"<b>∂C/∂x[{r}, {c}]</b> collects {len(self.terms)} term(s), one per output whose window "
+        return (f"<b>∂L/∂x[{r}, {c}]</b> collects {len(self.terms)} term(s), one per output whose window "
                 f"covered x[{r}, {c}]:<br>{terms}<br>"
                 f"<b>sum = {self.total:.4f}</b> = dx[{r}, {c}]")
 
     def _build(self):
-        """Six panels: x, δ padded with the window, ∂C/∂x; W and rot180(W) with the entries used, the products."""
+        """Six panels: x, δ padded with the window, ∂L/∂x; W and rot180(W) with the entries used, the products."""
         # panel widths follow the number of columns, so that every cell is wide enough for "-0.80"
         widths = [self.x.shape[1], self.delta_pad.shape[1], self.dx.shape[1]]
         fig = new_figure((9, 6))
@@ -137,7 +137,7 @@ class DeltaFlow(_Live):
         x_panel.draw(self.x, title=f"input x, pixel ({r}, {c})", highlight=pixel)
         pad_panel.draw(self.delta_pad, highlight=self.window_mask,
                        title=f"δ zero-padded by ({KH - 1}, {KW - 1})\nwindow at ({r}, {c})")
-        dx_panel.draw(self.dx, title=f"∂C/∂x = δ ⋆ rot180(W) (full)\ndx[{r}, {c}] = {self.total:.4f}",
+        dx_panel.draw(self.dx, title=f"∂L/∂x = δ ⋆ rot180(W) (full)\ndx[{r}, {c}] = {self.total:.4f}",
                       highlight=pixel)
         w_panel.draw(self.W, title="W: entries used", highlight=self.kernel_mask)
         rot_panel.draw(self.flipped, title="rot180(W), as it\nmeets the window", highlight=rot180(self.kernel_mask))
@@ -145,7 +145,7 @@ class DeltaFlow(_Live):
 
     def alt_text(self):
         return (f"Six panels for input pixel ({self.row}, {self.col}): the input x, δ zero-padded with the window "
-                f"that meets rot180(W), the gradient ∂C/∂x, W and rot180(W) with the entries used, and the products, "
+                f"that meets rot180(W), the gradient ∂L/∂x, W and rot180(W) with the entries used, and the products, "
                 f"which sum to dx[{self.row}, {self.col}] = {self.total:.4f}.")
 
     def _make_widget(self):
@@ -155,7 +155,7 @@ class DeltaFlow(_Live):
 def delta_flow(x, W, delta, *, row=None, col=None, show=True):
     """Choose an input pixel and see which δ entries and which (flipped) kernel entries make its gradient.
 
-    x: (H, W) input of the forward z = x ⋆ W + b ('valid'); W: (KH, KW); delta: ∂C/∂z, (H - KH + 1, W - KW + 1).
+    x: (H, W) input of the forward z = x ⋆ W + b ('valid'); W: (KH, KW); delta: ∂L/∂z, (H - KH + 1, W - KW + 1).
     row, col: the starting pixel (default: the centre of x). With ``show`` it displays the interactive widget (one
     output, with a PNG of the starting pixel for front ends without a kernel). Returns the DeltaFlow.
     CSS classes: cnnlib-deltaflow-row, cnnlib-deltaflow-col (sliders), cnnlib-deltaflow-readout (HTML: the terms
@@ -178,8 +178,8 @@ class FlipOrNot(_Live):
     without_rotation    δ ⋆_full W, the rotation forgotten; unrotated_error, unrotated_agrees its comparison
 
     What the button shows now:
-    rotate          True: ∂C/∂x = δ ⋆_full rot180(W) (right); False: δ ⋆_full W (the rotation forgotten)
-    analytic        the formula's ∂C/∂x for the current toggle
+    rotate          True: ∂L/∂x = δ ⋆_full rot180(W) (right); False: δ ⋆_full W (the rotation forgotten)
+    analytic        the formula's ∂L/∂x for the current toggle
     error           rel_error(analytic, numerical)
     agrees          error < tolerance (1e-7)
     readout_text    the text shown in the readout
@@ -190,7 +190,7 @@ class FlipOrNot(_Live):
 
     def __init__(self, x, W, delta, rotate=True):
         self.x, self.W, self.delta = _check_shapes(x, W, delta, "flip_or_not")
-        # C(x) = Σ δ · (x ⋆ W): its gradient with respect to x is exactly the ∂C/∂x that backprop passes on
+        # L(x) = Σ δ · (x ⋆ W): its gradient with respect to x is exactly the ∂L/∂x that backprop passes on
         self.numerical = numerical_gradient(lambda v: correlate2d(v, self.W, "valid"), self.x.copy(), self.delta)
         self.with_rotation = correlate2d(self.delta, rot180(self.W), "full")
         self.without_rotation = correlate2d(self.delta, self.W, "full")
@@ -210,7 +210,7 @@ class FlipOrNot(_Live):
     def update(self):
         # the pressed state is shown in words, icon and colour, not by a subtle shade alone
         show_toggle_state(self.toggle, "rotate W by 180°")
-        self.toggle.tooltip = "pressed: ∂C/∂x uses rot180(W); released: it uses W unrotated"
+        self.toggle.tooltip = "pressed: ∂L/∂x uses rot180(W); released: it uses W unrotated"
         self.analytic = self.with_rotation if self.rotate else self.without_rotation
         self.error = self.rotation_error if self.rotate else self.unrotated_error
         self.agrees = self.error < self.tolerance
@@ -220,7 +220,7 @@ class FlipOrNot(_Live):
     def _describe(self):
         formula = "full correlation of δ with rot180(W)" if self.rotate else "full correlation of δ with W (no rotation)"
         verdict = "✓ agrees with" if self.agrees else "✗ disagrees with"
-        return (f"∂C/∂x as the {formula}: rel_error = {self.error:.2e} "
+        return (f"∂L/∂x as the {formula}: rel_error = {self.error:.2e} "
                 f"→ <b>{verdict}</b> the numerical gradient")
 
     def _build(self):
@@ -246,7 +246,7 @@ class FlipOrNot(_Live):
     def alt_text(self):
         how = "with" if self.rotate else "without"
         verdict = "agree" if self.agrees else "disagree"
-        return (f"Three panels: ∂C/∂x from the formula {how} the 180° rotation of W, the numerical gradient, and "
+        return (f"Three panels: ∂L/∂x from the formula {how} the 180° rotation of W, the numerical gradient, and "
                 f"their difference; they {verdict} (rel_error {self.error:.1e}).")
 
     def _make_widget(self):
@@ -254,7 +254,7 @@ class FlipOrNot(_Live):
 
 
 def flip_or_not(x, W, delta, *, rotate=True, show=True):
-    """Toggle the 180° rotation in ∂C/∂x and compare with the numerical gradient.
+    """Toggle the 180° rotation in ∂L/∂x and compare with the numerical gradient.
 
     x: (H, W); W: (KH, KW) (choose it non-symmetric, or both answers agree); delta: (H - KH + 1, W - KW + 1).
     With ``show`` it displays the interactive widget (one output, with a PNG of the starting state for front ends

@@ -1,8 +1,8 @@
 """Softmax explorer (notebook 08): move the logits and the temperature, watch the probabilities and the
 gradient of the cross-entropy.
 
-With temperature T the probabilities are p = softmax(z / T), the cost is C = -log p[label], and the chain rule
-gives ∂C/∂z = (p - y) / T (y the one-hot label). Everything is computed by cnnlib's SoftmaxCrossEntropy.
+With temperature T the probabilities are p = softmax(z / T), the cost is L = -log p[label], and the chain rule
+gives ∂L/∂z = (p - y) / T (y the one-hot label). Everything is computed by cnnlib's SoftmaxCrossEntropy.
 """
 
 import ipywidgets as W
@@ -23,8 +23,8 @@ def _fmt(values):
 class SoftmaxExplorer(LiveFigure):
     """State of the widget, in plain attributes that tests read.
 
-    logits (K,), temperature, label: the inputs set by the controls. probs (K,) = softmax(logits / T);
-    grad (K,) = ∂C/∂logits = (probs - onehot(label)) / T; loss = -log probs[label]; readout_text.
+    logits (Q,), Q classes, temperature, label: the inputs set by the controls. probs (Q,) = softmax(logits / T);
+    grad (Q,) = ∂L/∂logits = (probs - onehot(label)) / T; loss = -log probs[label]; readout_text.
     grad_axis: the half-height of the gradient panel's axis, ±1 unless a bar needs more (it then grows in steps
     of 2, 5, 10 and the panel says so, beside dashed lines at ±1, the usual scale).
     """
@@ -66,8 +66,8 @@ class SoftmaxExplorer(LiveFigure):
         self.probs = loss.probs[0]
         # the loss saw z / T, so the chain rule adds a factor 1/T on the way back to z
         self.grad = loss.backward()[0] / self.temperature
-        self.readout_text = (f"p = {_fmt(self.probs)}; ∂C/∂z = {_fmt(self.grad)}; "
-                             f"loss C = -log p[{self.label}] = {self.loss:.3f} (T = {self.temperature:.1f})")
+        self.readout_text = (f"p = {_fmt(self.probs)}; ∂L/∂z = {_fmt(self.grad)}; "
+                             f"loss L = -log p[{self.label}] = {self.loss:.3f} (T = {self.temperature:.1f})")
         biggest = float(np.abs(self.grad).max())
         self.grad_axis = next(step for step in (1.0, 2.0, 5.0, 10.0, np.inf) if biggest <= step * 0.98)
         if not np.isfinite(self.grad_axis):
@@ -100,7 +100,7 @@ class SoftmaxExplorer(LiveFigure):
                      "marker": marker, "usual": usual}
 
     def _paint(self, parts):
-        """Two bar charts of the current state: the probabilities and the gradient ∂C/∂z."""
+        """Two bar charts of the current state: the probabilities and the gradient ∂L/∂z."""
         K = self.logits.size
         colors = ["tab:green" if k == self.label else "tab:blue" for k in range(K)]
         for k, (bar_p, bar_g, text) in enumerate(zip(parts["bars_p"], parts["bars_g"], parts["values"])):
@@ -123,16 +123,16 @@ class SoftmaxExplorer(LiveFigure):
         for line in parts["usual"]:
             line.set_visible(lim != 1.0)
         scale = "axis ±1" if lim == 1.0 else f"axis ±{lim:g}, widened (dashed: ±1)"
-        parts["ax_g"].set_title(f"∂C/∂z = (p - y) / T, loss C = {self.loss:.3f}\n{scale}", fontsize=TITLE_FONT_PT)
+        parts["ax_g"].set_title(f"∂L/∂z = (p - y) / T, loss L = {self.loss:.3f}\n{scale}", fontsize=TITLE_FONT_PT)
 
     def alt_text(self):
         return (f"Two bar charts at temperature {self.temperature:.1f} with true class {self.label}: the softmax "
                 f"probabilities (class {int(self.probs.argmax())} highest, p = {self.probs.max():.3f}) and the "
-                f"gradient ∂C/∂z, negative only for the true class.")
+                f"gradient ∂L/∂z, negative only for the true class.")
 
 
 def softmax_explorer(logits=(1.0, 2.5, -0.5, 0.0), label=0, temperature=1.0, *, show=True):
-    """Sliders for the logits and the temperature, a dropdown for the true class; bars for p and ∂C/∂z.
+    """Sliders for the logits and the temperature, a dropdown for the true class; bars for p and ∂L/∂z.
 
     Shows the interactive widget as one output, with a PNG of the starting state for front ends without a kernel
     (unless show=False); returns the SoftmaxExplorer object.

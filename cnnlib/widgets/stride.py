@@ -1,9 +1,9 @@
 """Widget for notebook 05: how stride, padding and dilation change the backward pass of a convolution.
 
 One channel, ``x`` (H, W), kernel ``W`` (KH, KW). The forward pass is z = (pad(x) ⋆ dilate(W))[::s, ::s]; the
-widget follows ∂C/∂x back, one step per panel:
+widget follows ∂L/∂x back, one step per panel:
 
-    δ  ->  insert_zeros(δ, s)  ->  full convolution with insert_zeros(W, d)  ->  crop the padding  ->  ∂C/∂x
+    δ  ->  insert_zeros(δ, s)  ->  full convolution with insert_zeros(W, d)  ->  crop the padding  ->  ∂L/∂x
 
 Rows and columns of the padded input that no window reaches (when H + 2p - footprint is not a multiple of s) get
 a zero gradient; they are appended at the bottom/right before cropping.
@@ -33,8 +33,8 @@ class StridePadding(LiveFigure):
         delta_spread                δ after zero insertion, ((H_out - 1)·s + 1, (W_out - 1)·s + 1)
         spread_mask                 True where delta_spread holds an entry of δ (not an inserted zero)
         kernel_dilated              insert_zeros(W, d)
-        dx_padded                   ∂C/∂(padded x), (H + 2p, W + 2p)
-        dx                          ∂C/∂x, (H, W)
+        dx_padded                   ∂L/∂(padded x), (H + 2p, W + 2p)
+        dx                          ∂L/∂x, (H, W)
         unreached                   (rows, cols) of the padded input that no window touches
         readout_text                the text of the readout
     """
@@ -121,9 +121,9 @@ class StridePadding(LiveFigure):
         return fig, [MatrixPanel(ax, fmt="{:g}", fontsize=MIN_FONT_PT) for ax in axes]
 
     def _paint(self, panels):
-        """δ, spread δ, dilated W, ∂C/∂(padded x), ∂C/∂x."""
+        """δ, spread δ, dilated W, ∂L/∂(padded x), ∂L/∂x."""
         s, p, d = self.stride, self.padding, self.dilation
-        panels[0].draw(self.delta, title=f"δ = ∂C/∂z\n{self._shape(self.delta)}")
+        panels[0].draw(self.delta, title=f"δ = ∂L/∂z\n{self._shape(self.delta)}")
         panels[1].draw(self.delta_spread, highlight=self.spread_mask,
                        title=f"δ with s-1 = {s - 1} zeros inserted\n{self._shape(self.delta_spread)}")
         panels[2].draw(self.kernel_dilated, highlight=insert_zeros(np.ones(self.kernel.shape, bool), d),
@@ -131,18 +131,18 @@ class StridePadding(LiveFigure):
         cropped = np.ones(self.dx_padded.shape, dtype=bool)
         cropped[p:p + self.dx.shape[0], p:p + self.dx.shape[1]] = False
         full_shape = (self.dx_padded.shape[0] - self.unreached[0], self.dx_padded.shape[1] - self.unreached[1])
-        title = f"∂C/∂x_pad {self._shape(self.dx_padded)}: the full convolution"
+        title = f"∂L/∂x_pad {self._shape(self.dx_padded)}: the full convolution"
         if any(self.unreached):  # rows/columns past the last window: zeros appended at the bottom/right
             title += (f" {full_shape[0]}x{full_shape[1]}\n+ {self.unreached[0]} row(s), {self.unreached[1]} "
                       "column(s) of zeros")
         panels[3].draw(self.dx_padded, highlight=cropped if p else None, highlight_color="tab:gray", title=title)
-        panels[4].draw(self.dx, title=f"∂C/∂x after cropping p = {p}\n{self._shape(self.dx)}")
+        panels[4].draw(self.dx, title=f"∂L/∂x after cropping p = {p}\n{self._shape(self.dx)}")
 
     def alt_text(self):
         (Ho, Wo), (H, W) = self.out_shape, self.dx.shape
         return (f"Five grids for stride {self.stride}, padding {self.padding} and dilation {self.dilation}: δ "
                 f"({Ho}x{Wo}) numbered 1, 2, 3, …, δ with zeros inserted, the dilated kernel, the full convolution "
-                f"over the padded input, and ∂C/∂x ({H}x{W}) after cropping.")
+                f"over the padded input, and ∂L/∂x ({H}x{W}) after cropping.")
 
     @staticmethod
     def _shape(a):
@@ -151,10 +151,10 @@ class StridePadding(LiveFigure):
 
 def stride_padding(input_shape=(7, 7), kernel=None, *, stride=2, padding=0, dilation=1, show=True):
     """Sliders for stride, padding and dilation of a one-channel convolution; shows the output size, δ after
-    zero insertion and the resulting ∂C/∂x.
+    zero insertion and the resulting ∂L/∂x.
 
     input_shape: (H, W) of x; kernel: (KH, KW) array (default: a non-symmetric 3x3 of small integers).
-    δ is numbered 1, 2, 3, ... so each entry can be followed to the cells of ∂C/∂x it feeds.
+    δ is numbered 1, 2, 3, ... so each entry can be followed to the cells of ∂L/∂x it feeds.
     CSS classes: cnnlib-stride-stride, cnnlib-stride-padding, cnnlib-stride-dilation (sliders),
     cnnlib-stride-readout (text: "output 3x3, δ after zero insertion 5x5, dx 7x7 (...)").
     Displays the interactive widget as one output (with a PNG of the starting state for front ends without a

@@ -29,16 +29,20 @@ class WeightSharing(LiveFigure):
 
     x (H, W), W (KH, KW), z = correlate2d(x, W, "valid") (H_out, W_out), M = conv_matrix(W, x.shape).
     kind: "out" or "in" (which grid was clicked last); selected: its (row, column).
-    links: list of ((i, j), (p, q), (m, n)): z[i, j] reads x[p, q] through W[m, n].
+    links: list of ((i, j), (p, q), (u, v)): z[i, j] reads x[p, q] through W[u, v].
     in_mask (H, W), out_mask (H_out, W_out), kernel_mask (KH, KW): the highlighted cells.
     total: for an output pixel, the sum of the products (equals z[i, j]); None for an input pixel.
     readout_text: what the readout shows (monospace: products are written with ×, never with a dot that could
     be mistaken for the correlation sign ⋆).
+
+    Fixed when the widget is made (clicks never change them, so a notebook's checks can read them):
+    start: the opening selection (kind, row, column); start_links, start_total, start_readout: its links, sum
+    and readout.
     """
 
     name = _NAME
 
-    def __init__(self, x, W):
+    def __init__(self, x, W, select=("out", 0, 0)):
         self.x = np.asarray(x, dtype=np.float64)
         self.W = np.asarray(W, dtype=np.float64)
         if self.x.ndim != 2 or self.W.ndim != 2:
@@ -59,7 +63,9 @@ class WeightSharing(LiveFigure):
                           self._box(self.out_buttons, W_out)]),
             ]),
             self.view])
-        self.update()
+        self.select(*select)
+        self.start = tuple(select)
+        self.start_links, self.start_total, self.start_readout = list(self.links), self.total, self.readout_text
 
     def _grid(self, kind, values):
         buttons = {}
@@ -90,17 +96,17 @@ class WeightSharing(LiveFigure):
         if self.kind == "out":
             self.links = [((i, j), p, w) for p, w in receptive_field(i, j, self.W.shape, self.x.shape)]
             self.total = float(sum(self.x[p] * self.W[w] for _, p, w in self.links))
-            names = " + ".join(f"x[{p},{q}] × W[{m},{n}]" for _, (p, q), (m, n) in self.links)
+            names = " + ".join(f"x[{p},{q}] × W[{u},{v}]" for _, (p, q), (u, v) in self.links)
             numbers = " + ".join(f"{_num(self.x[p])} × {_num(self.W[w])}" for _, p, w in self.links)
             self.readout_text = (f"z[{i},{j}] = {names}\n        = {numbers}\n        = {_num(self.total)}"
                                  f"   (row {i * self.z.shape[1] + j} of M)")
         else:
             self.links = [(o, (i, j), w) for o, w in fan_out(i, j, self.W.shape, self.x.shape)]
             self.total = None
-            feeds = "; ".join(f"z[{a},{b}] via W[{m},{n}]" for (a, b), _, (m, n) in self.links)
+            feeds = "; ".join(f"z[{a},{b}] via W[{u},{v}]" for (a, b), _, (u, v) in self.links)
             self.readout_text = (f"x[{i},{j}] feeds {len(self.links)} output(s): {feeds}\n"
-                                 f"backward: ∂C/∂x[{i},{j}] = " +
-                                 " + ".join(f"δ[{a},{b}] × W[{m},{n}]" for (a, b), _, (m, n) in self.links) +
+                                 f"backward: ∂L/∂x[{i},{j}] = " +
+                                 " + ".join(f"δ[{a},{b}] × W[{u},{v}]" for (a, b), _, (u, v) in self.links) +
                                  f"   (column {i * self.x.shape[1] + j} of M)")
         self.in_mask = np.zeros(self.x.shape, dtype=bool)
         self.out_mask = np.zeros(self.z.shape, dtype=bool)
@@ -192,8 +198,7 @@ def weight_sharing(x=None, W=None, *, select=("out", 1, 1), show=True):
         x = np.random.default_rng(2).integers(0, 5, size=(5, 6))
     if W is None:
         W = np.array([[1, 2, 3], [4, 5, 6]])
-    widget = WeightSharing(x, W)
-    widget.select(*select)
+    widget = WeightSharing(x, W, select)
     if show:
         widget.show(widget.widget)
     return widget
