@@ -82,7 +82,7 @@ def _cases(seed=701, specs=((4, 3, 2.0), (5, 10, 3.0), (6, 4, 1.0)), huge_labels
     cases = []
     for N, K, scale in specs:
         high = min(K, N - 1) if with_weights else K  # with weights: fewer classes than samples, so some repeat
-        cases.append((rng.normal(0.0, scale, size=(N, Q)), rng.integers(0, high, size=N)))
+        cases.append((rng.normal(0.0, scale, size=(N, K)), rng.integers(0, high, size=N)))
     cases.append((1000.0 + rng.normal(0.0, 2.0, size=(len(huge_labels), 4)), np.array(huge_labels)))
     if not with_weights:
         return cases

@@ -3,7 +3,7 @@
 ``delta_flow(x, W, delta)``: pick an input pixel x[r, c] and see the terms of its gradient,
 
     ∂L/∂x[r, c] = Σ_i Σ_j δ[i, j] · W[r - i, c - j]                (only the δ[i, j] whose window covered x[r, c])
-                = Σ_m Σ_n δ_pad[r + m, c + n] · rot180(W)[m, n]    (δ zero-padded by KH-1, KW-1: a full correlation)
+                = Σ_u Σ_v δ_pad[r + u, c + v] · rot180(W)[u, v]    (δ zero-padded by KH-1, KW-1: a full correlation)
 
 ``flip_or_not(x, W, delta)``: compute ∂L/∂x as the full correlation of δ with rot180(W), or (toggle off) with
 W itself, and compare with the numerical gradient from cnnlib.gradcheck.
@@ -56,8 +56,8 @@ class DeltaFlow(_Live):
     delta_pad       δ zero-padded by (KH-1, KW-1) on every side
     window_mask     bool (delta_pad.shape): the KH x KW window of δ_pad that meets rot180(W)
     delta_mask      bool (H_out, W_out): the δ entries that reach x[row, col]
-    kernel_mask     bool (KH, KW): the entries W[m, n] they are multiplied with (unflipped coordinates)
-    terms           list of (i, j, m, n, δ[i, j], W[m, n], product), one per contributing δ entry
+    kernel_mask     bool (KH, KW): the entries W[u, v] they are multiplied with (unflipped coordinates)
+    terms           list of (i, j, u, v, δ[i, j], W[u, v], product), one per contributing δ entry
     products        window · rot180(W), (KH, KW); zero where the window lies in the padding
     total           Σ products = dx[row, col]
     readout_text    the text shown in the readout
@@ -104,18 +104,18 @@ class DeltaFlow(_Live):
         self.terms = []
         for i in range(max(0, r - KH + 1), min(H_out, r + 1)):
             for j in range(max(0, c - KW + 1), min(W_out, c + 1)):
-                m, n = r - i, c - j
+                u, v = r - i, c - j
                 self.delta_mask[i, j] = True
-                self.kernel_mask[m, n] = True
-                d, w = self.delta[i, j], self.W[m, n]
-                self.terms.append((i, j, m, n, d, w, d * w))
+                self.kernel_mask[u, v] = True
+                d, w = self.delta[i, j], self.W[u, v]
+                self.terms.append((i, j, u, v, d, w, d * w))
         self.readout_html = self.readout_text = self._describe()
         self.refresh()
 
     def _describe(self):
         r, c = self.row, self.col
-        terms = "<br>".join(f"&nbsp;&nbsp;δ[{i}, {j}] · W[{m}, {n}] = ({d:.4f}) · ({w:.4f}) = {p:.4f}"
-                            for i, j, m, n, d, w, p in self.terms)
+        terms = "<br>".join(f"&nbsp;&nbsp;δ[{i}, {j}] · W[{u}, {v}] = ({d:.4f}) · ({w:.4f}) = {p:.4f}"
+                            for i, j, u, v, d, w, p in self.terms)
         return (f"<b>∂L/∂x[{r}, {c}]</b> collects {len(self.terms)} term(s), one per output whose window "
                 f"covered x[{r}, {c}]:<br>{terms}<br>"
                 f"<b>sum = {self.total:.4f}</b> = dx[{r}, {c}]")
@@ -159,7 +159,7 @@ def delta_flow(x, W, delta, *, row=None, col=None, show=True):
     row, col: the starting pixel (default: the centre of x). With ``show`` it displays the interactive widget (one
     output, with a PNG of the starting pixel for front ends without a kernel). Returns the DeltaFlow.
     CSS classes: cnnlib-deltaflow-row, cnnlib-deltaflow-col (sliders), cnnlib-deltaflow-readout (HTML: the terms
-    δ[i, j] · W[m, n] and "sum = <value to 4 decimals>", which equals dx[row, col]).
+    δ[i, j] · W[u, v] and "sum = <value to 4 decimals>", which equals dx[row, col]).
     """
     H, Wd = np.shape(x)
     obj = DeltaFlow(x, W, delta, H // 2 if row is None else row, Wd // 2 if col is None else col)

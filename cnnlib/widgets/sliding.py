@@ -5,8 +5,8 @@ applied (as given for a correlation, rotated by 180 degrees for a convolution), 
 their sum, which is one entry of the output. A slider steps through the output positions, a dropdown picks the
 mode and a toggle flips the kernel.
 
-    correlation   out[i, j] = Σ_m Σ_n x_pad[i + m, j + n] · k[m, n]
-    convolution   out[i, j] = Σ_m Σ_n x_pad[i + m, j + n] · rot180(k)[m, n]
+    correlation   out[i, j] = Σ_u Σ_v x_pad[i + u, j + v] · k[u, v]
+    convolution   out[i, j] = Σ_u Σ_v x_pad[i + u, j + v] · rot180(k)[u, v]
 """
 
 import html
