@@ -59,6 +59,7 @@ ACCESSIBLE_CSS = """
   --jp-cell-inprompt-font-color: #1f5f99; --jp-cell-outprompt-font-color: #a0331a;
   --jp-content-link-color: #0b57a4; --jp-cell-prompt-not-active-font-color: #4a4a4a;
 }
+.jp-RenderedHTMLCommon a, .jp-RenderedHTMLCommon a:link, .jp-RenderedHTMLCommon a:visited { text-decoration: underline !important; }  /* a link in a sentence is told apart by more than colour */
 .jp-Cell .jp-InputPrompt, .jp-Cell .jp-OutputPrompt { color: #4a4a4a !important; opacity: 1 !important; }
 .jp-RenderedText pre .ansi-red-fg, .jp-RenderedText pre .ansi-red-intense-fg { color: #b00000; }
 .jp-RenderedText pre .ansi-green-fg, .jp-RenderedText pre .ansi-green-intense-fg { color: #006300; }
@@ -312,6 +313,25 @@ def plain_title(title):
     return title.replace("$", "")
 
 
+NOTATION_PAGE = "notation.html"
+NOTATION_LINK = 'href="../docs/notation.md"'  # how every notebook's first cell links the notation table
+
+
+def write_notation(out, notebook_dir, exporter):
+    """Render ``docs/notation.md`` (beside the notebooks' folder) to ``out/notation.html`` with the pages' own
+    template and MathJax, so the notebooks' notation links work on the site. -> the page's name, or None when the
+    file is not there (then the links are left as they are)."""
+    import nbformat
+
+    src = Path(notebook_dir).resolve().parent / "docs" / "notation.md"
+    if not src.is_file():
+        return None
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(src.read_text(encoding="utf-8"))])
+    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": "Notation"}})
+    (Path(out) / NOTATION_PAGE).write_text(accessible(body), encoding="utf-8")
+    return NOTATION_PAGE
+
+
 def _index_html(entries, pdf=False):
     def pdf_link(page):
         name = Path(page).with_suffix(".pdf").name
@@ -363,6 +383,7 @@ def export(notebooks=None, out="site", execute=True, timeout=600, kernel_name="p
         _kernel_sees_this_cnnlib()
     copy_mathjax(out)
     exporter = html_exporter()
+    notation = write_notation(out, paths[0].parent, exporter) if paths else None
     written, entries, failures = [], [], []
     for k, path in enumerate(paths, 1):
         start = time.perf_counter()
@@ -379,6 +400,8 @@ def export(notebooks=None, out="site", execute=True, timeout=600, kernel_name="p
             title = notebook_title(nb, path.stem)
             body, _ = exporter.from_notebook_node(static_widgets(nb), resources={"metadata": {"name": title}})
             body = accessible(body, figure_alt_texts(nb))
+            if notation:
+                body = body.replace(NOTATION_LINK, f'href="{notation}"')
         except ExportError as exc:
             failures.append(str(exc))
             log(f"{tag}: FAILED after {time.perf_counter() - start:.1f} s")

@@ -3,6 +3,7 @@ as PNG data, the widget state embedded, an index listing the pages in order, and
 
 import json
 import re
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -176,3 +177,16 @@ def test_without_chromium_the_pdf_step_says_what_to_install(series, tmp_path, mo
         ex.export(series, out=out, execute=False, pdf=True, log=lambda _: None)
     assert (out / "02_second.html").exists()  # the pages are written all the same
     assert "PDF" not in (out / "index.html").read_text()
+
+
+def test_the_notation_link_of_every_page_reaches_a_notation_page_on_the_site(tmp_path):
+    """The notebooks link ../docs/notation.md, which is not on the site: the export renders it beside the pages."""
+    from cnnlib import export as ex
+
+    first = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("01_*.ipynb"))[0]
+    assert 'href="../docs/notation.md"' in ex.html_exporter().from_filename(str(first))[0]  # the raw link
+    ex.export(notebooks=[first], out=tmp_path, execute=False, log=lambda *_: None)
+    page = (tmp_path / first.with_suffix(".html").name).read_text(encoding="utf-8")
+    assert "../docs/notation.md" not in page and 'href="notation.html"' in page
+    notation = (tmp_path / "notation.html").read_text(encoding="utf-8")
+    assert "Notation" in notation and "rot180" in notation

@@ -64,7 +64,10 @@ def test_exercises_are_in_nbgrader_markup(nb):
     """Each exercise: a solution cell (nbgrader metadata, the answer between the solution markers), then a graded
     test cell that runs the checker and shows its verdict (grading happens in a sandbox). One to three per notebook."""
     all_cells = cells(nb)
-    solutions = [i for i, c in enumerate(all_cells) if _nbgrader(c).get("solution")]
+    challenges = [c for c in all_cells if _nbgrader(c).get("grade_id", "").startswith("challenge_")]
+    assert len(challenges) == 1 and not _nbgrader(challenges[0]).get("grade"), "one optional, ungraded challenge"
+    solutions = [i for i, c in enumerate(all_cells)
+                 if _nbgrader(c).get("solution") and not _nbgrader(c)["grade_id"].startswith("challenge_")]
     assert 1 <= len(solutions) <= 3, f"one to three exercises, found {len(solutions)}"
     ids = [_nbgrader(c)["grade_id"] for c in all_cells if _nbgrader(c)]
     assert len(ids) == len(set(ids)), "grade_ids must be unique"
