@@ -9,7 +9,8 @@ notebooks are trusted first (their saved outputs, such as the widgets' HTML, are
 "not trusted"): Jupyter keeps that trust in a database of the user's, so it is given on each machine, never
 stored in the files. ``--prepare`` (run by ``make notebooks``) also sets each notebook's kernelspec metadata to
 the installed Python kernel's (name, display name, language), so that JupyterLab has nothing to change when it
-opens one and the notebook does not show as modified.
+opens one and the notebook does not show as modified, and keeps only the PNG of each saved widget output (the
+notebooks are saved without widget state, so a saved widget view could only say "model not found").
 """
 
 import os
@@ -17,7 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-__all__ = ["series", "trust", "match_kernelspec", "lab_command", "main"]
+__all__ = ["series", "trust", "match_kernelspec", "saved_figures_only", "lab_command", "main"]
 
 
 def series(directory=None):
@@ -74,6 +75,25 @@ def match_kernelspec(paths, spec):
     return changed
 
 
+def saved_figures_only(paths):
+    """Keep only the PNG of each saved widget output of a notebook saved without widget state (as ``make
+    notebooks`` saves them): its widget view could never be drawn, and JupyterLab would show "Error displaying
+    widget: model not found" in place of the figure until the cell runs again. -> the paths changed."""
+    import nbformat
+
+    from .export import WIDGET_VIEW, static_widgets
+
+    changed = []
+    for path in paths:
+        nb = nbformat.read(path, as_version=4)
+        if "widgets" in nb.metadata or not any(WIDGET_VIEW in o.get("data", {}) for c in nb.cells
+                                               for o in c.get("outputs", [])):
+            continue
+        nbformat.write(static_widgets(nb), path)
+        changed.append(path)
+    return changed
+
+
 def lab_command(args, notebook_dir, root=None):
     """The jupyter lab command line: ``--allow-root`` for root only, then ``args``, then the folder."""
     if root is None:
@@ -91,6 +111,8 @@ def main(argv=None):
     if prepare:
         changed = match_kernelspec(paths, installed_kernelspec())
         print(f"cnnlib.lab: kernelspec set in {len(changed)} of {len(paths)} notebook(s)")
+        figures = saved_figures_only(paths)
+        print(f"cnnlib.lab: saved widget outputs reduced to their figures in {len(figures)} notebook(s)")
     signed = trust(paths)
     print(f"cnnlib.lab: {len(paths)} notebook(s) trusted ({signed} newly signed)")
     if prepare:

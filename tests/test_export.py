@@ -190,3 +190,22 @@ def test_the_notation_link_of_every_page_reaches_a_notation_page_on_the_site(tmp
     assert "../docs/notation.md" not in page and 'href="notation.html"' in page
     notation = (tmp_path / "notation.html").read_text(encoding="utf-8")
     assert "Notation" in notation and "rot180" in notation
+
+
+def test_prepare_keeps_only_the_figure_of_a_saved_widget_without_state(tmp_path):
+    """make notebooks saves no widget state, so a saved widget view can never be drawn: --prepare keeps its PNG."""
+    from cnnlib.lab import saved_figures_only
+
+    view = {"application/vnd.jupyter.widget-view+json": {"model_id": "abc", "version_major": 2, "version_minor": 0},
+            "image/png": "iVBORw0KGgo=", "text/plain": "figure"}
+    cell = nbformat.v4.new_code_cell("w", outputs=[nbformat.v4.new_output("display_data", data=dict(view))])
+    stateless, stateful = tmp_path / "a.ipynb", tmp_path / "b.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[cell]), stateless)
+    kept = nbformat.v4.new_notebook(cells=[cell])
+    kept.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {}}}
+    nbformat.write(kept, stateful)
+    assert saved_figures_only([stateless, stateful]) == [stateless]
+    (out,) = nbformat.read(stateless, as_version=4).cells[0].outputs
+    assert set(out.data) == {"image/png", "text/plain"}
+    (out,) = nbformat.read(stateful, as_version=4).cells[0].outputs
+    assert "application/vnd.jupyter.widget-view+json" in out.data  # with its state, the view can be drawn

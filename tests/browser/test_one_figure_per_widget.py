@@ -90,10 +90,6 @@ def test_each_widget_shows_one_live_figure(lab_alone, page, notebook):
         assert after != before, f"{notebook}: the figure did not change when .{cls} changed"
 
 
-# Known regression (open): since the widgets became one anywidget view, JupyterLab renders a saved widget output
-# as "Error displaying widget: model not found" instead of falling back to its PNG; GitHub, nbviewer and the
-# exported site still show the PNG (tests/browser/test_export_pages.py). strict: this fails loudly once it is fixed.
-@pytest.mark.xfail(strict=True, reason="JupyterLab shows 'model not found' for a saved anywidget view, not its PNG")
 @pytest.mark.parametrize("notebook", ["04_rotation_proof.ipynb", "09_mnist_training.ipynb"])
 def test_saved_notebook_without_a_kernel_shows_figures_not_widget_text(lab_alone, page, notebook):
     """Opened as saved, before anything runs, every widget shows the PNG of its starting state."""
