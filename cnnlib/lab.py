@@ -117,7 +117,10 @@ def main(argv=None):
     print(f"cnnlib.lab: {len(paths)} notebook(s) trusted ({signed} newly signed)")
     if prepare:
         return 0
-    return subprocess.call(lab_command(argv, paths[0].parent))
+    cmd = lab_command(argv, paths[0].parent)
+    if os.name == "posix":  # become jupyter lab: a signal to this process (Ctrl-C, a stop) reaches the server itself
+        os.execv(cmd[0], cmd)
+    return subprocess.call(cmd)
 
 
 if __name__ == "__main__":
