@@ -10,18 +10,9 @@ import scipy.signal
 
 from cnnlib import exercises
 from cnnlib.exercises import mnist, stride
+from finite_differences import numerical  # noqa: E402 - the suite's own reference
 
 
-def numerical(f, x, h=1e-6):
-    """Central differences of the scalar f at x (any shape)."""
-    x = np.array(x, dtype=float)
-    g = np.zeros_like(x)
-    for idx in np.ndindex(*x.shape):
-        xp, xm = x.copy(), x.copy()
-        xp[idx] += h
-        xm[idx] -= h
-        g[idx] = (f(xp) - f(xm)) / (2 * h)
-    return g
 
 
 def assert_named(result, *names):

@@ -349,3 +349,13 @@ def widget_call(notebook, func_name):
         pytest.fail(f"{notebook} never calls cnnlib.widgets.{func_name}", pytrace=False)
     args, kwargs = calls[0]
     return args, kwargs, ns
+
+
+def serious_violations(axe, page, label, options, found, examples):
+    """Run axe-core on ``page`` and add its serious and critical violations to ``found`` (a Counter of (rule,
+    impact) -> nodes) and one readable line each to ``examples``."""
+    for v in axe.run(page, options=options).response["violations"]:
+        if v["impact"] in ("serious", "critical"):
+            found[(v["id"], v["impact"])] += len(v["nodes"])
+            node = v["nodes"][0]
+            examples.append(f"{label}: {v['id']} at {node['target']}: {node.get('failureSummary', '')[:160]}")

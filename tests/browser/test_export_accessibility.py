@@ -5,7 +5,7 @@ import collections
 
 import pytest
 
-from browser_support import NOTEBOOKS
+from browser_support import NOTEBOOKS, serious_violations
 
 WCAG = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]},
         "resultTypes": ["violations"]}
@@ -31,11 +31,7 @@ def test_export_has_no_serious_or_critical_wcag_violations(site, page):
     examples = []
     for html in sorted(site.glob("*.html")):
         page.goto(html.as_uri(), wait_until="load")
-        for v in axe.run(page, options=WCAG).response["violations"]:
-            if v["impact"] in ("serious", "critical"):
-                found[(v["id"], v["impact"])] += len(v["nodes"])
-                node = v["nodes"][0]
-                examples.append(f"{html.name}: {v['id']} at {node['target']}: {node.get('failureSummary', '')[:160]}")
+        serious_violations(axe, page, html.name, WCAG, found, examples)
     assert not found, f"axe-core violations {dict(found)}:\n" + "\n".join(examples[:15])
 
 

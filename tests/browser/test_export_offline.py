@@ -11,7 +11,7 @@ import subprocess
 import nbformat
 import pytest
 
-from browser_support import NOTEBOOKS
+from browser_support import NOTEBOOKS, serious_violations
 from test_export_accessibility import WCAG
 from test_export_pages import png_outputs
 
@@ -120,11 +120,7 @@ def test_typeset_pages_have_no_serious_wcag_violation(site, offline):
     for nb_path in notebooks:
         html = out / (nb_path.stem + ".html")
         typeset(page, html)
-        for v in axe.run(page, options=WCAG).response["violations"]:
-            if v["impact"] in ("serious", "critical"):
-                found[(v["id"], v["impact"])] += len(v["nodes"])
-                node = v["nodes"][0]
-                examples.append(f"{html.name}: {v['id']} at {node['target']}: {node.get('failureSummary', '')[:160]}")
+        serious_violations(axe, page, html.name, WCAG, found, examples)
     assert not found, f"axe-core violations {dict(found)}:\n" + "\n".join(examples[:15])
 
 
