@@ -29,11 +29,17 @@ MALLOC_MMAP_THRESHOLD_ and MALLOC_TRIM_THRESHOLD_) x library, alternating which 
 median over rounds of the paired ratios, with their range.
 
 Targets, default allocator, 1 thread, both for one training pass and for the best pass: cnnlib >= 1.0x PyTorch on
-the one-conv-layer net and >= 0.8x on LeNet-5; cnnlib with 2 threads no slower than with 1.
+the one-conv-layer net and >= 0.8x on LeNet-5; cnnlib with 2 threads no slower than with 1. The last is judged on
+the per-round ratios 2 threads / 1 thread (the thread order alternates from round to round): ok when their median
+is at least 1.0, or when it is less than RESOLUTION (3 %) below 1.0 and the rounds fall either side of 1.0, which is
+what a net gets that runs the same code on 2 threads as on 1 (the one-conv-layer net: its layer has too little work
+to share); NOT ok when the median is further below, or when nearly every round is slower (a one-sided sign test at
+5 %).
 """
 
 import argparse
 import json
+from math import comb
 import os
 import subprocess
 import sys
@@ -153,6 +159,36 @@ def median_ratio(num, den):
     return float(np.median(r)), float(r.min()), float(r.max())
 
 
+# differences below 3 % are within what these measurements can tell apart (NOTES.md, "Two threads for the one-conv-layer
+# net")
+RESOLUTION = 0.03
+
+
+def chance_of_so_many_below(ratios):
+    """The sign test, one-sided: if two threads and one were equally fast (each round's ratio as likely above 1.0 as
+    below), the probability that at least this many rounds would come out below 1.0."""
+    n, below = len(ratios), int(np.sum(np.asarray(ratios) < 1.0))
+    return sum(comb(n, k) for k in range(below, n + 1)) / 2 ** n
+
+
+def not_slower(ratios):
+    """The verdict on "2 threads never slower than 1" from the per-round ratios (2 threads / 1 thread), and the
+    sign test's probability (chance_of_so_many_below):
+
+    - "ok": the median is at least 1.0;
+    - "NOT ok": the median is more than RESOLUTION below 1.0, or nearly every round was slower (the sign test's
+      probability is below 5 %: a consistent slowdown, even one smaller than RESOLUTION);
+    - "ok, not measurably slower" otherwise: the median is below 1.0 by less than the measurement can resolve, and
+      the rounds fall either side of 1.0 as they do for two measurements of the same speed.
+    """
+    m, p = float(np.median(ratios)), chance_of_so_many_below(ratios)
+    if m >= 1.0:
+        return "ok", p
+    if m < 1.0 - RESOLUTION or p < 0.05:
+        return "NOT ok", p
+    return "ok, not measurably slower", p
+
+
 def load():
     return " ".join(f"{v:.2f}" for v in os.getloadavg())
 
@@ -219,7 +255,7 @@ def main(argv=None):
                 results.clear()
             k = 0
             for net in nets:
-                for t in threads:
+                for t in (threads if r % 2 == 0 else threads[::-1]):  # alternate: drift within a round cancels
                     for alloc in allocators:
                         order = libs if (r + k) % 2 == 0 else libs[::-1]
                         k += 1
@@ -273,10 +309,15 @@ def report(results, kind, nets, threads, allocators, libs):
                     print(f"  {net}, {lib}, {t} thread(s): default / tuned allocator {m:.2f}x ({lo:.2f}-{hi:.2f})")
             if 1 in threads and 2 in threads:
                 a = allocators[0]
-                m, lo, hi = median_ratio(get(net, 2, a, lib), get(net, 1, a, lib))
-                verdict = "ok" if m >= 1.0 else "NOT ok"
-                print(f"  {net}, {lib}, {a} allocator: 2 threads / 1 thread {m:.3f}x ({lo:.2f}-{hi:.2f})"
-                      + (f"  [>= 1.0: {verdict}]" if lib == "cnnlib" else ""))
+                two, one = get(net, 2, a, lib), get(net, 1, a, lib)
+                m, lo, hi = median_ratio(two, one)
+                line = f"  {net}, {lib}, {a} allocator: 2 threads / 1 thread {m:.3f}x ({lo:.2f}-{hi:.2f})"
+                if lib == "cnnlib":
+                    ratios = np.array(two) / np.array(one)
+                    verdict, p = not_slower(ratios)
+                    line += (f", {int(np.sum(ratios < 1))} of {len(ratios)} rounds below 1 (sign test p = {p:.2f})"
+                             f"  [not slower: {verdict}]")
+                print(line)
             again = results.get((kind, net, 1, allocators[0], lib, "again"))
             if again:
                 m, lo, hi = median_ratio(again, get(net, 1, allocators[0], lib))

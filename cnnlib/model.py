@@ -7,7 +7,7 @@ import numpy as np
 
 from .input_scale import warn_if_unscaled
 from .layers import Layer
-from .layers._base import _float_dtype
+from .layers._checks import _float_dtype
 
 __all__ = ["Sequential"]
 

@@ -258,11 +258,17 @@ def test_tiny_products_leave_the_pool_alone_and_larger_ones_run_on_one_thread():
     assert n >= 1 and switches == [1] * n + [2] * n
 
 
-def test_a_small_net_never_switches_the_pool_size():
+def test_a_small_net_never_switches_the_pool_size(monkeypatch):
     """The one-conv-layer net's products are its conv layer's slices (small-matrix products, which BLAS runs on one
     thread by itself) and one tiny dense product: with 2 threads allowed, a training step runs exactly as on one,
-    without switching the pool's size."""
+    without switching the pool's size and without handing work to a second thread."""
+    from cnnlib.engine import threads
     from cnnlib.model import Sequential
+
+    def no_worker_thread():
+        raise AssertionError("the one-conv-layer net handed work to a second thread")
+
+    monkeypatch.setattr(threads, "_executor", no_worker_thread)
 
     rng = np.random.default_rng(0)
     net = Sequential(layers.Conv2D(1, 3, 5, rng=rng, dtype=np.float32), layers.ReLU(), layers.MaxPool2D(2),

@@ -5,12 +5,15 @@ textbook path passes the gradient checks and the PyTorch comparison itself. floa
 of the engine (1e-5 of the largest entry). Notebook 05's recipe (``backward_recipe``) equals Conv2D's backward.
 """
 
+import ast
 import copy
+from pathlib import Path
 
 import numpy as np
 import pytest
 from configs import CONV_CONFIGS, POOL_CONFIGS, conv_id, pool_id
 
+import cnnlib
 from cnnlib import engine, layers
 from cnnlib.gradcheck import check_layer, rel_error
 from cnnlib.layers.conv import backward_recipe
@@ -248,3 +251,48 @@ def test_sequential_dtype_makes_every_layer_float32():
         assert p.dtype == g.dtype == np.float32, name
     with pytest.raises(TypeError, match="Sequential expected dtype float32 or float64"):
         Sequential(layers.ReLU(), dtype=np.int32)
+
+
+# ---- the textbook stays a textbook ----------------------------------------------------------------------------
+LAYERS_DIR = Path(cnnlib.__file__).resolve().parent / "layers"
+ENGINE_WORDS = ("thread", "workspace", "refcount", "stagger", "memory", "run_parts", "partial(", "perf_counter", "µs")
+
+
+def _code_lines(function):
+    """Lines of a function's body that hold code: no docstring, blank line or comment-only line."""
+    body = function.body[1:] if ast.get_docstring(function) else function.body
+    source = "\n".join(ast.get_source_segment(SOURCES[function], node) for node in body).splitlines()
+    return [line for line in source if line.strip() and not line.strip().startswith("#")]
+
+
+SOURCES = {}
+
+
+def _methods(path, cls_name):
+    text = path.read_text(encoding="utf-8")
+    tree = ast.parse(text)
+    cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == cls_name)
+    methods = {n.name: n for n in cls.body if isinstance(n, ast.FunctionDef)}
+    for m in methods.values():
+        SOURCES[m] = text
+    return cls, methods
+
+
+def test_conv2d_forward_and_backward_fit_in_60_lines():
+    _, methods = _methods(LAYERS_DIR / "conv.py", "Conv2D")
+    lines = sum(len(_code_lines(methods[name])) for name in ("forward", "backward", "backward_params", "_backward",
+                                                               "_im2col", "_col2im", "_windows", "_tap", "_pad",
+                                                               "_crop"))
+    assert lines < 60, f"Conv2D's forward and backward with their helpers take {lines} lines of code"
+
+
+def test_the_layer_base_class_is_short():
+    cls, _ = _methods(LAYERS_DIR / "_base.py", "Layer")
+    assert cls.end_lineno - cls.lineno + 1 < 80
+
+
+@pytest.mark.parametrize("path", sorted(LAYERS_DIR.glob("*.py")), ids=lambda p: p.name)
+def test_no_engine_machinery_in_the_layers(path):
+    text = path.read_text(encoding="utf-8").lower()
+    found = [w for w in ENGINE_WORDS if w in text]
+    assert not found, f"{path.name} mentions {found}: that belongs in cnnlib/engine"

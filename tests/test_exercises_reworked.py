@@ -4,6 +4,8 @@ scipy.signal or PyTorch); a right answer and an honest alternative written anoth
 cases; every named mistake, written out here the way a learner would write it, is recognised by its name.
 """
 
+import textwrap
+
 import numpy as np
 import pytest
 import scipy.signal
@@ -11,9 +13,18 @@ import scipy.signal
 from cnnlib import exercises
 from cnnlib.exercises import autodiff, convolution, mlp, recovery, rotation, softmax, speed, transposed
 from finite_differences import numerical  # noqa: E402 - the suite's own reference
+from honest_answers import HONEST  # noqa: E402
 
 torch = pytest.importorskip("torch")
-torch.set_default_dtype(torch.float64)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def torch_in_float64():
+    """The torch references here compute in float64, the checkers' dtype; other test modules keep torch's default."""
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(before)
 
 
 
@@ -625,87 +636,24 @@ def test_a_random_wrong_answer_is_located_not_named(check, honest):
 
 
 # ---- the same, through the real grader: the code runs in the sandbox, the verdict is decided outside ------------
-SANDBOXED = {  # checker: (an honest answer written with loops / einsum / sliding_window_view, a mistake, its name)
-    "check_hidden_delta_tanh": ('''
-import numpy as np
-
-def hidden_delta_tanh(W_next, delta_next, a):
-    out = np.zeros_like(a)
-    for n, j in np.ndindex(*a.shape):
-        t = a[n, j] / 1.7159
-        out[n, j] = sum(delta_next[n, k] * W_next[k, j] for k in range(len(W_next))) * 1.7159 * (2 / 3) * (1 - t * t)
-    return out
-''', "return out", "return out / ((2 / 3) * 1.7159 * (1 - (a / 1.7159) ** 2)) * (1 - a * a)",
-        "used the derivative of the plain tanh"),
-    "check_same_convolution": ('''
-import numpy as np
-from cnnlib.signal import correlate2d
-
-def my_same_convolve2d(x, k):
-    KH, KW = k.shape
-    xp = np.pad(x, ((KH // 2, (KH - 1) // 2), (KW // 2, (KW - 1) // 2)))
-    return correlate2d(xp, np.flip(k), "valid")
-''', "np.flip(k)", "k", "forgot to flip"),
-    "check_convolution_layer_backward": ('''
-import numpy as np
-
-def convolution_layer_backward(x, W, delta):
-    win = np.lib.stride_tricks.sliding_window_view(delta, W.shape[1:])
-    return np.einsum("abmn,cmn->cab", win, W), np.einsum("abmn,cab->cmn", win, x), delta.sum()
-''', 'np.einsum("abmn,cab->cmn", win, x)', 'np.flip(np.einsum("abmn,cab->cmn", win, x), axis=(1, 2))', "rotated dW"),
-    "check_filter_recovery_gradient": ('''
-import numpy as np
-
-def filter_recovery_gradient(x, W, b, y, tau):
-    win = np.lib.stride_tricks.sliding_window_view(x, W.shape[2:], axis=(2, 3))
-    z = np.einsum("ncijuv,fcuv->nfij", win, W) + b[:, None, None]
-    delta = np.clip(z - y, -tau, tau) / len(x)
-    return np.einsum("ncijuv,nfij->fcuv", win, delta), delta.sum(axis=(0, 2, 3))
-''', "np.clip(z - y, -tau, tau)", "(z - y)", "used the squared error's residual"),
-    "check_softmax_ce_backward": ('''
-import numpy as np
-
-def softmax_ce_backward(logits, labels, weights):
-    out = np.zeros_like(logits)
-    total = sum(weights[c] for c in labels)
-    for n, row in enumerate(logits):
-        e = np.exp(row - row.max())
-        out[n] = weights[labels[n]] * (e / e.sum() - np.eye(len(row))[labels[n]]) / total
-    return out
-''', "/ total", "/ len(labels)", "divided by N, not by the total weight"),
-    "check_col2im": ('''
-import numpy as np
-
-def col2im(dcols, C, H, W, KH, KW, stride, dilation):
-    s, d = stride, dilation
-    Ho, Wo = (H - d * (KH - 1) - 1) // s + 1, (W - d * (KW - 1) - 1) // s + 1
-    c, m, k, i, j = np.meshgrid(*map(np.arange, (C, KH, KW, Ho, Wo)), indexing="ij")
-    dx = np.zeros((C, H, W))
-    np.add.at(dx, (c, s * i + d * m, s * j + d * k), dcols.reshape(C, KH, KW, Ho, Wo))
-    return dx
-''', "(c, s * i + d * m, s * j + d * k)", "(c, d * i + s * m, d * j + s * k)", "swapped stride and dilation"),
-    "check_conv_transpose_weight_gradient": ('''
-import numpy as np
-
-def conv_transpose_weight_gradient(x, delta, KH, KW, stride, padding):
-    s = stride
-    spread = np.zeros((s * (x.shape[0] - 1) + 1, s * (x.shape[1] - 1) + 1))
-    spread[::s, ::s] = x
-    win = np.lib.stride_tricks.sliding_window_view(np.pad(delta, padding), spread.shape)
-    return np.einsum("mnab,ab->mn", win, spread)
-''', 'return np.einsum("mnab,ab->mn", win, spread)', 'return np.einsum("mnab,ab->mn", win, spread)[::-1, ::-1]',
-        "rotated dW"),
-    "check_taps_backward": ('''
-import numpy as np
-
-def taps_backward(grads, x_shape, stride, dilation):
-    KH, KW, Ho, Wo = grads.shape
-    m, n, i, j = np.meshgrid(*map(np.arange, grads.shape), indexing="ij")
-    dx = np.zeros(x_shape)
-    np.add.at(dx, (dilation * m + stride * i, dilation * n + stride * j), grads)
-    return dx
-''', "(dilation * m + stride * i, dilation * n + stride * j)", "(m + stride * i, n + stride * j)",
-        "ignored the dilation"),
+SANDBOXED = {  # checker: (the honest answer's function in honest_answers.HONEST, a mistake written into it, its name)
+    "check_hidden_delta_tanh": ("hidden_delta_tanh", "return out",
+                                "return out / ((2 / 3) * 1.7159 * (1 - (a / 1.7159) ** 2)) * (1 - a * a)",
+                                "used the derivative of the plain tanh"),
+    "check_same_convolution": ("my_same_convolve2d", "np.flip(k)", "k", "forgot to flip"),
+    "check_convolution_layer_backward": ("convolution_layer_backward", 'np.einsum("abmn,cab->cmn", win, x)',
+                                         'np.flip(np.einsum("abmn,cab->cmn", win, x), axis=(1, 2))', "rotated dW"),
+    "check_filter_recovery_gradient": ("filter_recovery_gradient", "np.clip(z - y, -tau, tau)", "(z - y)",
+                                       "used the squared error's residual"),
+    "check_softmax_ce_backward": ("softmax_ce_backward", "/ total", "/ len(labels)",
+                                  "divided by N, not by the total weight"),
+    "check_col2im": ("col2im", "(c, s * i + d * m, s * j + d * k)", "(c, d * i + s * m, d * j + s * k)",
+                     "swapped stride and dilation"),
+    "check_conv_transpose_weight_gradient": ("conv_transpose_weight_gradient",
+                                             'return np.einsum("mnab,ab->mn", win, spread)',
+                                             'return np.einsum("mnab,ab->mn", win, spread)[::-1, ::-1]', "rotated dW"),
+    "check_taps_backward": ("taps_backward", "(dilation * m + stride * i, dilation * n + stride * j)",
+                            "(m + stride * i, n + stride * j)", "ignored the dilation"),
 }
 
 
@@ -713,7 +661,8 @@ def taps_backward(grads, x_shape, stride, dilation):
 def test_the_sandboxed_grader_passes_an_honest_answer_and_names_a_mistake(checker, tmp_path):
     from cnnlib import grade
 
-    honest, old, new, name = SANDBOXED[checker]
+    function, old, new, name = SANDBOXED[checker]
+    honest = textwrap.dedent(HONEST[function])
     assert old in honest
     (tmp_path / "honest.py").write_text(honest)
     (tmp_path / "mistaken.py").write_text(honest.replace(old, new))

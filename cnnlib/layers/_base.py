@@ -1,11 +1,10 @@
 """The Layer protocol every layer follows, and the argument checks the layers share.
 
-See the package docstring (``cnnlib/layers/__init__.py``) for the protocol and the letters used in shapes.
+See the package docstring (``cnnlib/layers/__init__.py``) for the protocol and the letters used in shapes; the
+checks of constructor arguments are in ``_checks.py``.
 """
 
 import numpy as np
-
-from ..signal import _four, _pair  # noqa: F401  (re-exported: every layer module takes them from here)
 
 
 class Layer:
@@ -75,17 +74,3 @@ class Layer:
             dout = dout.astype(self.dtype, copy=False)
         return self.cache, dout
 
-
-def _positive_int(v, name, owner):
-    if not isinstance(v, (int, np.integer)) or isinstance(v, bool):
-        raise TypeError(f"{owner} expected {name} to be an int, got {v!r}")
-    if v < 1:
-        raise ValueError(f"{owner} expected {name} >= 1, got {v}")
-    return int(v)
-
-
-def _float_dtype(dtype, owner):
-    dtype = np.dtype(dtype)
-    if dtype not in (np.float32, np.float64):
-        raise TypeError(f"{owner} expected dtype float32 or float64, got {dtype}")
-    return dtype

@@ -6,7 +6,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from .. import engine
 from ..signal import insert_zeros, rot180
-from ._base import Layer, _float_dtype, _four, _pair, _positive_int
+from ._base import Layer
+from ._checks import _float_dtype, _four, _pair, _positive_int
 
 
 class Conv2D(Layer):

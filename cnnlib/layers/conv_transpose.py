@@ -4,7 +4,8 @@ forward, with the same weights; the code reuses Conv2D's im2col / col2im to show
 import numpy as np
 
 from .. import engine
-from ._base import Layer, _float_dtype, _pair, _positive_int
+from ._base import Layer
+from ._checks import _float_dtype, _pair, _positive_int
 from .conv import Conv2D
 
 _NAME = "ConvTranspose2D"

@@ -3,7 +3,8 @@
 import numpy as np
 
 from .. import engine
-from ._base import Layer, _float_dtype, _positive_int
+from ._base import Layer
+from ._checks import _float_dtype, _positive_int
 
 
 class Dense(Layer):
@@ -37,7 +38,7 @@ class Dense(Layer):
     def forward(self, x):
         """x: (N, in_features) -> (N, out_features)."""
         x = self._prepare(x)
-        if engine.runs(self):  # the same y, computed by cnnlib.engine (BLAS threads chosen per product)
+        if engine.runs(self):  # the same y, computed by cnnlib.engine
             return self._remember(engine.forward(self, x))
         self.cache = {"x": x}
         return self._remember(x @ self.params["W"].T + self.params["b"])

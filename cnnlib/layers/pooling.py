@@ -4,7 +4,8 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .. import engine
-from ._base import Layer, _pair
+from ._base import Layer
+from ._checks import _pair
 
 
 class _Pool2D(Layer):
