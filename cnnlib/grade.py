@@ -68,7 +68,7 @@ class Verdict:
     sandbox: str = None
 
     def __str__(self):
-        return f"{'✅' if self.passed else '❌'} {self.title}: {self.message}"
+        return f"{'✓' if self.passed else '✗'} {self.title}: {self.message}"
 
 
 def hidden_rng(seed, function):

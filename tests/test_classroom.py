@@ -160,7 +160,7 @@ def test_run_all_on_the_handout_runs_every_cell(released, tmp_path):
     assert failed == [], "Run All must not stop on an unsolved exercise"
     (cell,) = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
     shown = "".join(o.get("data", {}).get("text/plain", "") + o.get("text", "") for o in cell.outputs)
-    assert "not done yet" in shown and "❌" in shown
+    assert "not done yet" in shown and "✗" in shown
     last = [c for c in nb.cells if c.cell_type == "code"][-1]
     assert last.get("execution_count"), "the cells after the exercise ran too"
 

@@ -61,7 +61,7 @@ def test_py_submission_passes(tmp_path, capsys):
     sub.write_text(RIGHT)
     assert g.main([str(sub), "--seed", "5"]) == 0
     out = capsys.readouterr().out
-    assert "✅ class-weighted softmax-CE backward" in out and "1 of 1 exercise(s) passed" in out
+    assert "✓ class-weighted softmax-CE backward" in out and "1 of 1 exercise(s) passed" in out
     assert "shown and" in out and "hidden cases (seed 5)" in out  # which cases ran, and how to draw them again
 
 
@@ -70,7 +70,7 @@ def test_wrong_answer_is_named_and_exit_code_is_1(tmp_path, capsys):
     sub.write_text(FORGOT_MEAN)
     assert g.main([str(sub)]) == 1
     out = capsys.readouterr().out
-    assert "❌" in out and "0 of 1 exercise(s) passed" in out
+    assert "✗" in out and "0 of 1 exercise(s) passed" in out
     verdict = g.grade_file(sub, seed=1, out=lambda _: None)["check_softmax_ce_backward"]
     assert verdict.mistakes[0] == "divided by N, not by the total weight" and verdict.shown[0] == 0
 
@@ -86,7 +86,7 @@ def test_notebook_runs_only_imports_and_definitions(tmp_path, capsys):
     ])
     assert g.main([str(sub)]) == 1  # hidden_delta_tanh is still the stub
     out = capsys.readouterr().out
-    assert "✅ class-weighted softmax-CE backward" in out
+    assert "✓ class-weighted softmax-CE backward" in out
     assert "returned None" in out
     assert "1 of 2 exercise(s) passed" in out
 

@@ -77,7 +77,7 @@ class CheckResult:
         return self.passed
 
     def __str__(self):
-        mark = "✅" if self.passed else "❌"
+        mark = "✓" if self.passed else "✗"
         return f"{mark} {self.exercise}: {self.message}"
 
     def _repr_pretty_(self, p, cycle):

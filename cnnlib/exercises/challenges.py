@@ -28,7 +28,7 @@ class ChallengeResult:
         return self.passed
 
     def __str__(self):
-        mark = "✅" if self.passed else ("·" if self.message.startswith("not attempted") else "❌")
+        mark = "✓" if self.passed else ("·" if self.message.startswith("not attempted") else "✗")
         return f"{mark} optional challenge, {self.challenge}: {self.message}"
 
     def _repr_pretty_(self, p, cycle):

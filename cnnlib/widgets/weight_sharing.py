@@ -163,7 +163,7 @@ class WeightSharing(LiveFigure):
         parts["names"] = []
         for o, p, (m, n) in self.links:
             r, c = p if self.kind == "out" else o
-            parts["names"].append(ax_names.text(c, r + 0.3, f"W{m}{n}", ha="center", va="center",
+            parts["names"].append(ax_names.text(c, r + 0.3, f"W[{m},{n}]", ha="center", va="center",
                                                 fontsize=MIN_FONT_PT, color="#6a1b9a", fontweight="bold"))
         ax_m, outline = parts["ax_m"], parts["outline"]
         rows, cols = self.M.shape
