@@ -1,7 +1,7 @@
 """Checker for the exercise of notebook 09: the δ of the conv layer in the one-conv-layer net of a Data Science
 Stack Exchange question, carried back by hand from the dense layer.
 
-After its conv layer the net computes a = ReLU(z) -> p = maxpool 2x2 (a) -> f = flatten(p) -> y = f Wᵀ + b.
+After its conv layer the net computes a = ReLU(z) -> p = maxpool 2x2 (a) -> f = flatten(p) -> z_out = f (W2)ᵀ + b2.
 The learner writes ``fn(z, W_fc, delta_fc) -> delta``: from z (N, F, H, W) with H and W even, the dense weight
 W_fc (Q, F·H/2·W/2) and delta_fc = ∂L/∂s (N, Q) (s: the logits), it returns δ = ∂L/∂z (N, F, H, W), the 3×24×24 δ of the
 reader's question, without the layers' own backward passes.
@@ -40,7 +40,7 @@ def _conv_delta_variant(z, W_fc, delta_fc, mask=True, route="first", order="C"):
     d_flat = delta_fc @ W_fc
     if order == "C":
         d_pool = d_flat.reshape(N, F, H // 2, W // 2)
-    else:  # channels last: (N, H/2, W/2, F), as if the maps had been flattened pixel by pixel
+    else:  # channels last: (N, H_out/2, W_out/2, F), as if the maps had been flattened pixel by pixel
         d_pool = d_flat.reshape(N, H // 2, W // 2, F).transpose(0, 3, 1, 2)
     a = np.maximum(z, 0)
     routing = _pool_winners(a) if route == "first" else np.full(z.shape, 0.25)
@@ -59,7 +59,7 @@ MAP_MISTAKES = [
             lambda z, W, d: _conv_delta_variant(z, W, d, route="average")),
     Mistake("unflattened in the wrong order",
             "Flatten laid the maps out map by map (C order: all of map 0, then map 1, ...). Undo it with "
-            "reshape(N, F, H/2, W/2); you unflattened pixel by pixel, which mixes the maps.",
+            "reshape(N, F, H_out/2, W_out/2); you unflattened pixel by pixel, which mixes the maps.",
             lambda z, W, d: _conv_delta_variant(z, W, d, order="channels last")),
     Mistake("used the pooled δ without routing",
             "you repeated each pooled δ over its 2x2 window (np.repeat) and masked with ReLU, but sent it to all "

@@ -1,17 +1,17 @@
 """Checker for the exercise of notebook 11: the weight gradient of a transposed convolution.
 
-One channel, ``y = ConvTranspose2D(1, 1, (KH, KW), stride=s, padding=p)(x)``: every input pixel x[a, b] stamps
-x[a, b]·W onto a large canvas at offset (s·a, s·b), and p rows and columns are cut off every side of it:
+One channel, ``y = ConvTranspose2D(1, 1, (KH, KW), stride=s, padding=p)(x)``: every input pixel x[i, j] stamps
+x[i, j]·W onto a large canvas at offset (s·i, s·j), and p rows and columns are cut off every side of it:
 
-    y_full[s·a + u, s·b + v] += x[a, b] · W[u, v],        y = y_full[p : −p, p : −p]
+    y_full[s·i + u, s·j + v] += x[i, j] · W[u, v],        y = y_full[p : −p, p : −p]
 
-x (H, W_in), W (KH, KW), y and δ = ∂L/∂y ((H − 1)s − 2p + KH, (W_in − 1)s − 2p + KW). The notebook derives the
+x (H_in, W_in), W (KH, KW), y and δ = ∂L/∂y ((H_in − 1)s − 2p + KH, (W_in − 1)s − 2p + KW). The notebook derives the
 layer's forward pass (the input gradient of a convolution) and says that its backward pass with respect to the input
 is that convolution's forward pass. The learner derives the gradient with respect to the WEIGHTS,
 ``fn(x, delta, KH, KW, stride, padding) -> dW`` (KH, KW): undo the crop (the canvas's gradient is δ padded by p with
 zeros) and collect every product W[u, v] took part in:
 
-    dW[u, v] = Σ_{a,b} x[a, b] · δ_pad[s·a + u, s·b + v]      = (δ_pad ⋆ insert_zeros(x, s))[u, v], 'valid'
+    dW[u, v] = Σ_{i,j} x[i, j] · δ_pad[s·i + u, s·j + v]      = (δ_pad ⋆ insert_zeros(x, s))[u, v], 'valid'
 
 The cases use non-square kernels, strides 2 and 3 and paddings 0 to 2.
 """
@@ -35,7 +35,7 @@ def _reference(x, delta, KH, KW, stride, padding):
 
 
 def _collected(x, delta, KH, KW, *, step, pad):
-    """Σ_{a,b} x[a, b] · δ_padded[step·a + u, step·b + v], with δ padded by ``pad`` = (top, bottom, left, right).
+    """Σ_{i,j} x[i, j] · δ_padded[step·i + u, step·j + v], with δ padded by ``pad`` = (top, bottom, left, right).
     Raises where the sum reads outside the padded δ (that variant cannot run on this case)."""
     t, bo, le, r = pad
     dp = np.pad(delta, ((t, bo), (le, r)))
@@ -71,10 +71,10 @@ def _one_side(x, delta, KH, KW, s, p):
 MISTAKES = [
     Mistake("ignored the stride",
             "you let neighbouring input pixels stamp their kernels one pixel apart. With stride s the stamp of "
-            "x[a, b] starts s·a rows and s·b columns into the canvas: W[u, v] met δ at those positions.",
+            "x[i, j] starts s·i rows and s·j columns into the canvas: W[u, v] met δ at those positions.",
             _ignored_stride),
     Mistake("rotated dW",
-            "your dW is turned by 180°. Write down which output W[u, v] lands on when x[a, b] stamps it, and "
+            "your dW is turned by 180°. Write down which output W[u, v] lands on when x[i, j] stamps it, and "
             "collect δ there: the index u runs WITH the kernel, as the stamp is placed.",
             _rotated),
     Mistake("did not undo the crop",
@@ -123,7 +123,7 @@ def _draw(rng):
     return _cases(int(rng.integers(2**31)), configs)
 
 
-# Check ``conv_transpose_weight_gradient(x (H, W_in), delta, KH, KW, stride, padding) -> dW (KH, KW)`` for one channel
+# Check ``conv_transpose_weight_gradient(x (H_in, W_in), delta, KH, KW, stride, padding) -> dW (KH, KW)`` for one channel
 # of ConvTranspose2D(1, 1, (KH, KW), stride, padding). Names: "ignored the stride", "rotated dW", "did not undo the
 # crop", "undid the crop on one side only". Refuses ConvTranspose2D, Conv2D (its weight gradient is this sum with
 # the roles of x and δ exchanged), numerical gradients, autograd libraries and the reference; while graded, only
