@@ -173,3 +173,11 @@ def test_the_checks_catch_the_old_forms():
     assert not OLD_KERNEL_INDICES.search("W[f, c, u, v]")
     assert OUTPUT_LAYER_AS_L.search(r"$\delta^L = \hat y - y$") and OUTPUT_LAYER_AS_L.search("a^L_n")
     assert not OUTPUT_LAYER_AS_L.search(r"$\delta^{\text{out}} = \hat y - y$")
+
+
+def test_markdown_has_no_control_characters(nb):
+    """A "\\t" typed in a Python string turns \\text{...} into a TAB and "ext{...}": the formula then renders broken."""
+    for k, cell in enumerate(cells(nb)):
+        if cell["cell_type"] == "markdown":
+            bad = sorted({repr(ch) for ch in source(cell) if ord(ch) < 32 and ch != "\n"})
+            assert not bad, f"{nb.name} cell {k}: control characters {bad} in the markdown"
