@@ -39,12 +39,12 @@ to share); NOT ok when the median is further below, or when nearly every round i
 
 import argparse
 import json
-from math import comb
 import os
 import subprocess
 import sys
 import tempfile
 import time
+from math import comb
 from pathlib import Path
 
 import numpy as np

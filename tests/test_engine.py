@@ -258,29 +258,22 @@ LAYERS_DIR = Path(cnnlib.__file__).resolve().parent / "layers"
 ENGINE_WORDS = ("thread", "workspace", "refcount", "stagger", "memory", "run_parts", "partial(", "perf_counter", "µs")
 
 
-def _code_lines(function):
-    """Lines of a function's body that hold code: no docstring, blank line or comment-only line."""
-    body = function.body[1:] if ast.get_docstring(function) else function.body
-    source = "\n".join(ast.get_source_segment(SOURCES[function], node) for node in body).splitlines()
-    return [line for line in source if line.strip() and not line.strip().startswith("#")]
-
-
-SOURCES = {}
-
-
 def _methods(path, cls_name):
+    """-> (the class's ast node, {method name: [its lines of code]}), without docstrings, blank or comment lines."""
     text = path.read_text(encoding="utf-8")
-    tree = ast.parse(text)
-    cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == cls_name)
-    methods = {n.name: n for n in cls.body if isinstance(n, ast.FunctionDef)}
-    for m in methods.values():
-        SOURCES[m] = text
-    return cls, methods
+    cls = next(n for n in ast.parse(text).body if isinstance(n, ast.ClassDef) and n.name == cls_name)
+    code = {}
+    for m in cls.body:
+        if isinstance(m, ast.FunctionDef):
+            body = m.body[1:] if ast.get_docstring(m) else m.body
+            lines = "\n".join(ast.get_source_segment(text, node) for node in body).splitlines()
+            code[m.name] = [ln for ln in lines if ln.strip() and not ln.strip().startswith("#")]
+    return cls, code
 
 
 def test_conv2d_forward_and_backward_fit_in_60_lines():
-    _, methods = _methods(LAYERS_DIR / "conv.py", "Conv2D")
-    lines = sum(len(_code_lines(methods[name])) for name in ("forward", "backward", "backward_params", "_backward",
+    _, code = _methods(LAYERS_DIR / "conv.py", "Conv2D")
+    lines = sum(len(code[name]) for name in ("forward", "backward", "backward_params", "_backward",
                                                                "_im2col", "_col2im", "_windows", "_tap", "_pad",
                                                                "_crop"))
     assert lines < 60, f"Conv2D's forward and backward with their helpers take {lines} lines of code"

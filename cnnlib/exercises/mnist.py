@@ -1,10 +1,11 @@
 """Checker for the exercise of notebook 09: the δ of the conv layer in the one-conv-layer net of a Data Science
 Stack Exchange question, carried back by hand from the dense layer.
 
-After its conv layer the net computes a = ReLU(z) -> p = maxpool 2x2 (a) -> f = flatten(p) -> z_out = f (W2)ᵀ + b2.
-The learner writes ``fn(z, W_fc, delta_fc) -> delta``: from z (N, F, H, W) with H and W even, the dense weight
-W_fc (Q, F·H/2·W/2) and delta_fc = ∂L/∂s (N, Q) (s: the logits), it returns δ = ∂L/∂z (N, F, H, W), the 3×24×24 δ of the
-reader's question, without the layers' own backward passes.
+After its conv layer the net computes a = ReLU(z) -> p = maxpool 2x2 (a) -> f = flatten(p) -> z_out = f (W2)ᵀ + b2
+(notebook 09's dense layer W², b²). The learner writes ``fn(z, W_fc, delta_fc) -> delta``: from z (N, F, H_out, W_out)
+with H_out and W_out even, the dense weight W_fc = W2 (Q, F·H_out/2·W_out/2) and delta_fc = ∂L/∂z_out (N, Q) (z_out:
+the logits), it returns δ = ∂L/∂z (N, F, H_out, W_out), the 3×24×24 δ of the reader's question, without the layers'
+own backward passes.
 """
 
 import numpy as np

@@ -123,9 +123,9 @@ def _draw(rng):
     return _cases(int(rng.integers(2**31)), configs)
 
 
-# Check ``conv_transpose_weight_gradient(x (H_in, W_in), delta, KH, KW, stride, padding) -> dW (KH, KW)`` for one channel
-# of ConvTranspose2D(1, 1, (KH, KW), stride, padding). Names: "ignored the stride", "rotated dW", "did not undo the
-# crop", "undid the crop on one side only". Refuses ConvTranspose2D, Conv2D (its weight gradient is this sum with
+# Check ``conv_transpose_weight_gradient(x (H_in, W_in), delta, KH, KW, stride, padding) -> dW (KH, KW)`` for one
+# channel of ConvTranspose2D(1, 1, (KH, KW), stride, padding). Names: "ignored the stride", "rotated dW", "did not undo
+# the crop", "undid the crop on one side only". Refuses ConvTranspose2D, Conv2D (its weight gradient is this sum with
 # the roles of x and δ exchanged), numerical gradients, autograd libraries and the reference; while graded, only
 # numpy, correlate2d, insert_zeros, pad2d and rot180 can be imported.
 EXERCISE = Exercise("conv_transpose_weight_gradient", "check_conv_transpose_weight_gradient",

@@ -1,4 +1,4 @@
-"""The Layer protocol every layer follows, and the argument checks the layers share.
+"""The Layer protocol every layer follows, and the checks of its inputs (x and dout) that every layer shares.
 
 See the package docstring (``cnnlib/layers/__init__.py``) for the protocol and the letters used in shapes; the
 checks of constructor arguments are in ``_checks.py``.
@@ -73,4 +73,3 @@ class Layer:
         elif self.dtype is not None:
             dout = dout.astype(self.dtype, copy=False)
         return self.cache, dout
-
