@@ -179,7 +179,7 @@ class SlidingWindow(LiveFigure):
         out_mask = np.zeros(out.shape, dtype=bool)
         out_mask[i, j] = True
         name = "convolution x * k" if flipped else "correlation x ⋆ k"
-        return [(x_pad, f"x zero-padded, padding\n(top, bottom, left, right)\n= {pad}", mask),
+        return [(x_pad, f"x zero-padded: top, bottom,\nleft, right = {pad}", mask),
                 (kernel, "rot180(k)" if flipped else "k (as given)", None),
                 (products, f"products\nsum = {products.sum():.4f}", None),
                 (out, f"{name}\n'{self.mode}'", out_mask)]
